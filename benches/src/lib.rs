@@ -1,0 +1,1 @@
+//! Tideline benchmarks.

@@ -1,0 +1,75 @@
+//! Seeded generators of events and replicas, for tests, simulations, benchmarks and the
+//! vectors. Everything here is a function of its seed: the crate has no randomness of its own.
+
+use crate::event::{DocId, Event, Hlc, Op, ReplicaId, VerifiedEvent};
+use crate::value::Value;
+
+/// SplitMix64: a small, fast, seedable generator. Not for secrets.
+#[derive(Clone, Debug)]
+pub struct Rng {
+    state: u64,
+}
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Rng {
+        Rng { state: seed }
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..bound`; `bound` must not be zero.
+    pub fn below(&mut self, bound: u64) -> u64 {
+        assert!(bound > 0);
+        // Multiply-shift keeps the bias below 2^-64 · bound, far below what tests can see.
+        ((u128::from(self.next_u64()) * u128::from(bound)) >> 64) as u64
+    }
+
+    /// `N` random bytes.
+    pub fn bytes<const N: usize>(&mut self) -> [u8; N] {
+        let mut out = [0u8; N];
+        for chunk in out.chunks_mut(8) {
+            let word = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&word[..chunk.len()]);
+        }
+        out
+    }
+}
+
+/// A random create event in `group` at `wall_ms`, by `creator`, whose document carries a
+/// string of about `payload_bytes` bytes.
+pub fn create_event(
+    rng: &mut Rng,
+    group: &str,
+    wall_ms: u64,
+    creator: &str,
+    payload_bytes: usize,
+) -> VerifiedEvent {
+    let text: String = (0..payload_bytes)
+        .map(|_| char::from(b'a' + rng.below(26) as u8))
+        .collect();
+    let event = Event {
+        group: group.to_owned(),
+        collection: "notes".to_owned(),
+        target: DocId::new(wall_ms, rng.bytes()),
+        timestamp: Hlc {
+            wall_ms,
+            counter: rng.below(4) as u32,
+        },
+        creator: creator.to_owned(),
+        origin: ReplicaId(rng.bytes()),
+        base: Vec::new(),
+        op: Op::Create(Value::Object(vec![
+            ("n".to_owned(), Value::Int(rng.next_u64() as i64 >> 1)),
+            ("text".to_owned(), Value::String(text)),
+        ])),
+    };
+    event.seal().expect("generated events are valid")
+}

@@ -1,0 +1,762 @@
+//! The reconciliation walk, as two sans-IO state machines: the [`Initiator`], which keeps the
+//! session's state, and the responder ([`accept`] then [`respond`]), which keeps none between
+//! rounds.
+//!
+//! The initiator opens with the fingerprint of all its group roots. Each side answers every
+//! item about a range of groups or a prefix of a group with what it holds there: finer
+//! fingerprints (`Range`, `Split`), the short ids of a small set (`Ids`), or a request for
+//! everything (`Need`). Fingerprints that match end the walk there; prefixes where one side has
+//! nothing, and the differences between two small sets, become events. Each frame descends one
+//! level, so a round trip descends two, and nothing differs costs one round trip.
+//!
+//! The host owns all I/O: it encodes and sends frames, and inserts the events that arrive into
+//! its store before it asks the state machine for the next frame.
+
+use std::collections::{HashSet, VecDeque};
+
+use crate::event::{EventError, EventId, VerifiedEvent};
+use crate::limits::{FRAME_BYTES_BUDGET, SHORT_IDS_PER_ITEM_MAX};
+use crate::store::ReadStore;
+use crate::tree::{children_bitmap, view, Digest, Key, Path, View, RADIX};
+use crate::wire::{
+    fingerprint, item_len, range_children, range_digest, short_id, ErrorCode, Fingerprint, Groups,
+    Item, Request, Response, Salt, ShortId, WireError,
+};
+
+/// How many keys a `Want` looks through under its prefix. An honest `Want` follows an `Ids` of
+/// at most a leaf, plus what arrived since; more than this is a peer wasting our time.
+pub const WANT_SCAN_KEYS_MAX: usize = 4 * SHORT_IDS_PER_ITEM_MAX;
+
+/// How many keys a push reads from the store at a time.
+const PUSH_CHUNK_KEYS: usize = 256;
+
+/// Settings both roles share.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The size a sender aims for per frame. Items stop being added past it, and events stop
+    /// being added past it once the frame holds at least one; the rest goes in later frames.
+    pub frame_bytes_budget: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            frame_bytes_budget: FRAME_BYTES_BUDGET,
+        }
+    }
+}
+
+/// Why a session failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The frame broke an encoding rule or a limit.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// An event in the frame is invalid.
+    #[error("event {index} of the frame is invalid: {source}")]
+    InvalidEvent {
+        /// Its position in the frame.
+        index: usize,
+        /// What is wrong with it.
+        source: EventError,
+    },
+    /// An event belongs to a group outside the session.
+    #[error("event {id} belongs to group `{group}`, which is not in this session; sync only the groups you were given")]
+    GroupForbidden {
+        /// The event.
+        id: EventId,
+        /// Its group.
+        group: String,
+    },
+    /// An item names a group index past the session's list.
+    #[error("an item names group {index}, but the session has {len} groups")]
+    GroupIndex {
+        /// The index in the item.
+        index: u32,
+        /// How many groups the session has.
+        len: usize,
+    },
+    /// The two sides index different group lists.
+    #[error("the peer syncs a different list of groups; both sides must use the same groups (check the token's groups)")]
+    GroupsMismatch,
+    /// A frame or item came that this role does not expect.
+    #[error("unexpected {0}")]
+    Unexpected(&'static str),
+    /// The peer sent an error frame.
+    #[error("the peer ended the session with {} ({}): {message}", code.name(), code.number())]
+    Peer {
+        /// Its code.
+        code: ErrorCode,
+        /// Its message.
+        message: String,
+    },
+    /// The local store failed.
+    #[error("store: {0}")]
+    Store(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl SyncError {
+    /// The code to tell the peer.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            SyncError::Wire(error) => error.code(),
+            SyncError::InvalidEvent { .. } => ErrorCode::InvalidEvent,
+            SyncError::GroupForbidden { .. } => ErrorCode::GroupForbidden,
+            SyncError::GroupIndex { .. } => ErrorCode::MalformedFrame,
+            SyncError::GroupsMismatch => ErrorCode::GroupsMismatch,
+            SyncError::Unexpected(_) => ErrorCode::UnexpectedFrame,
+            SyncError::Peer { code, .. } => *code,
+            SyncError::Store(_) => ErrorCode::Internal,
+        }
+    }
+}
+
+fn store_error<E: std::error::Error + Send + Sync + 'static>(error: E) -> SyncError {
+    SyncError::Store(Box::new(error))
+}
+
+/// Which role is handling an item: only the initiator may be told `More`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Initiator,
+    Responder,
+}
+
+/// Events one side owes the other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Push {
+    /// Every event under `prefix` after `after`.
+    Prefix {
+        group: u32,
+        prefix: Path,
+        after: Option<Key>,
+    },
+    /// One event.
+    Event(EventId),
+}
+
+/// What handling one item produced.
+#[derive(Default)]
+struct Output {
+    items: Vec<Item>,
+    pushes: Vec<Push>,
+}
+
+/// One side's view of the session, for handling items.
+struct Walk<'a, S: ReadStore + ?Sized> {
+    store: &'a S,
+    groups: &'a Groups,
+    salt: Salt,
+}
+
+impl<S: ReadStore + ?Sized> Walk<'_, S> {
+    fn group_name(&self, index: u32) -> Result<&str, SyncError> {
+        self.groups.name(index).ok_or(SyncError::GroupIndex {
+            index,
+            len: self.groups.len(),
+        })
+    }
+
+    fn view(&self, group: u32, prefix: &Path) -> Result<View, SyncError> {
+        view(self.store, self.group_name(group)?, prefix).map_err(store_error)
+    }
+
+    fn roots(&self, start: u32, end: u32) -> Result<Vec<Digest>, SyncError> {
+        (start..end)
+            .map(|group| Ok(self.view(group, &Path::root())?.digest()))
+            .collect()
+    }
+
+    fn fingerprint(&self, digest: &Digest) -> Fingerprint {
+        fingerprint(&self.salt, digest)
+    }
+
+    /// The fingerprint the initiator opens with.
+    fn root_item(&self) -> Result<Item, SyncError> {
+        let roots = self.roots(0, self.groups.len() as u32)?;
+        Ok(Item::Root {
+            fingerprint: self.fingerprint(&range_digest(&roots)),
+        })
+    }
+
+    /// A `Range` item for `[start, end)`, or the group's own item for a range of one.
+    fn range_item(&self, start: u32, end: u32) -> Result<Item, SyncError> {
+        if end - start == 1 {
+            return self.describe(start, &Path::root());
+        }
+        let roots = self.roots(start, end)?;
+        let fingerprints = range_children(start, end)
+            .into_iter()
+            .map(|(low, high)| {
+                let slice = &roots[(low - start) as usize..(high - start) as usize];
+                self.fingerprint(&range_digest(slice))
+            })
+            .collect();
+        Ok(Item::Range {
+            start,
+            end,
+            fingerprints,
+        })
+    }
+
+    /// What this side holds under `prefix`, as an item: `Need` for nothing, `Ids` for a small
+    /// set, `Split` for more.
+    fn describe(&self, group: u32, prefix: &Path) -> Result<Item, SyncError> {
+        let view = self.view(group, prefix)?;
+        Ok(self.describe_view(group, prefix, view))
+    }
+
+    fn describe_view(&self, group: u32, prefix: &Path, view: View) -> Item {
+        match view {
+            View::Empty => Item::Need {
+                group,
+                prefix: prefix.clone(),
+                after: None,
+            },
+            View::Small(keys) => Item::Ids {
+                group,
+                prefix: prefix.clone(),
+                ids: keys
+                    .iter()
+                    .map(|key| short_id(&self.salt, &key.id()))
+                    .collect(),
+            },
+            View::Branch { lcp, children, .. } => Item::Split {
+                group,
+                prefix_len: u8::try_from(prefix.len()).expect("a path is at most 88 nibbles"),
+                children: children_bitmap(&children),
+                fingerprints: children
+                    .iter()
+                    .flatten()
+                    .map(|digest| self.fingerprint(digest))
+                    .collect(),
+                lcp,
+            },
+        }
+    }
+
+    /// Handles one item from the peer.
+    fn handle(&self, item: &Item, role: Role, out: &mut Output) -> Result<(), SyncError> {
+        match item {
+            Item::Root { fingerprint } => {
+                let groups_len = self.groups.len() as u32;
+                let roots = self.roots(0, groups_len)?;
+                if self.fingerprint(&range_digest(&roots)) != *fingerprint && groups_len > 0 {
+                    out.items.push(self.range_item(0, groups_len)?);
+                }
+            }
+            Item::Range {
+                start,
+                end,
+                fingerprints,
+            } => {
+                if *end as usize > self.groups.len() {
+                    return Err(SyncError::GroupIndex {
+                        index: end - 1,
+                        len: self.groups.len(),
+                    });
+                }
+                let roots = self.roots(*start, *end)?;
+                for ((low, high), theirs) in
+                    range_children(*start, *end).into_iter().zip(fingerprints)
+                {
+                    let slice = &roots[(low - start) as usize..(high - start) as usize];
+                    if self.fingerprint(&range_digest(slice)) != *theirs {
+                        out.items.push(self.range_item(low, high)?);
+                    }
+                }
+            }
+            Item::Split {
+                group,
+                prefix_len,
+                lcp,
+                children,
+                fingerprints,
+            } => {
+                // The peer has nothing under the prefix off its lcp: whatever we hold there,
+                // it lacks.
+                for split in usize::from(*prefix_len)..lcp.len() {
+                    let stem = lcp.truncated(split);
+                    for nibble in 0..RADIX as u8 {
+                        if nibble == lcp.nibbles()[split] {
+                            continue;
+                        }
+                        let off = stem.child(nibble);
+                        if !self.view(*group, &off)?.is_empty() {
+                            out.pushes.push(Push::Prefix {
+                                group: *group,
+                                prefix: off,
+                                after: None,
+                            });
+                        }
+                    }
+                }
+                let mut theirs = fingerprints.iter();
+                for nibble in 0..RADIX as u8 {
+                    let child = lcp.child(nibble);
+                    let view = self.view(*group, &child)?;
+                    if children & (1 << nibble) == 0 {
+                        if !view.is_empty() {
+                            out.pushes.push(Push::Prefix {
+                                group: *group,
+                                prefix: child,
+                                after: None,
+                            });
+                        }
+                        continue;
+                    }
+                    let theirs = theirs.next().expect("checked: one fingerprint per child");
+                    if self.fingerprint(&view.digest()) != *theirs {
+                        out.items.push(self.describe_view(*group, &child, view));
+                    }
+                }
+            }
+            Item::Ids { group, prefix, ids } => match self.view(*group, prefix)? {
+                View::Empty => {
+                    if !ids.is_empty() {
+                        out.items.push(Item::Need {
+                            group: *group,
+                            prefix: prefix.clone(),
+                            after: None,
+                        });
+                    }
+                }
+                _ if ids.is_empty() => {
+                    out.pushes.push(Push::Prefix {
+                        group: *group,
+                        prefix: prefix.clone(),
+                        after: None,
+                    });
+                }
+                view @ View::Branch { .. } => {
+                    // We hold more than a leaf here: descend instead of listing.
+                    out.items.push(self.describe_view(*group, prefix, view));
+                }
+                View::Small(keys) => {
+                    let theirs: HashSet<&ShortId> = ids.iter().collect();
+                    let mut ours = HashSet::with_capacity(keys.len());
+                    for key in &keys {
+                        let id = key.id();
+                        let short = short_id(&self.salt, &id);
+                        if !theirs.contains(&short) {
+                            out.pushes.push(Push::Event(id));
+                        }
+                        ours.insert(short);
+                    }
+                    let wanted: Vec<ShortId> = ids
+                        .iter()
+                        .filter(|id| !ours.contains(id))
+                        .copied()
+                        .collect();
+                    if !wanted.is_empty() {
+                        out.items.push(Item::Want {
+                            group: *group,
+                            prefix: prefix.clone(),
+                            ids: wanted,
+                        });
+                    }
+                }
+            },
+            Item::Want { group, prefix, ids } => {
+                let name = self.group_name(*group)?;
+                let keys = self
+                    .store
+                    .keys(name, prefix, None, WANT_SCAN_KEYS_MAX)
+                    .map_err(store_error)?;
+                let wanted: HashSet<&ShortId> = ids.iter().collect();
+                for key in keys {
+                    let id = key.id();
+                    if wanted.contains(&short_id(&self.salt, &id)) {
+                        out.pushes.push(Push::Event(id));
+                    }
+                }
+            }
+            Item::Need {
+                group,
+                prefix,
+                after,
+            } => {
+                self.group_name(*group)?;
+                out.pushes.push(Push::Prefix {
+                    group: *group,
+                    prefix: prefix.clone(),
+                    after: *after,
+                });
+            }
+            Item::More {
+                group,
+                prefix,
+                after,
+            } => {
+                if role != Role::Initiator {
+                    return Err(SyncError::Unexpected("a More item sent to the responder"));
+                }
+                self.group_name(*group)?;
+                out.items.push(Item::Need {
+                    group: *group,
+                    prefix: prefix.clone(),
+                    after: *after,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn event_bytes(&self, id: &EventId) -> Result<Vec<u8>, SyncError> {
+        self.store
+            .event(id)
+            .map_err(store_error)?
+            .ok_or(SyncError::Unexpected(
+                "a key in the index whose event is missing from the store",
+            ))
+    }
+}
+
+/// The size an event adds to a frame: its bytes and their varint length.
+fn event_frame_len(bytes: &[u8]) -> usize {
+    bytes.len() + varint_len(bytes.len())
+}
+
+fn varint_len(value: usize) -> usize {
+    let bits = usize::BITS - value.leading_zeros();
+    (bits.max(1) as usize).div_ceil(7)
+}
+
+/// Decodes and checks a frame's events: canonical, valid, and of the session's groups.
+fn verify_events(groups: &Groups, events: &[Vec<u8>]) -> Result<Vec<VerifiedEvent>, SyncError> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(index, bytes)| {
+            let event = VerifiedEvent::decode(bytes)
+                .map_err(|source| SyncError::InvalidEvent { index, source })?;
+            if groups.index_of(&event.event.group).is_none() {
+                return Err(SyncError::GroupForbidden {
+                    id: event.id,
+                    group: event.event.group.clone(),
+                });
+            }
+            Ok(event)
+        })
+        .collect()
+}
+
+/// The side that starts a session and keeps its state.
+///
+/// Drive it with [`Initiator::poll_request`] and [`Initiator::handle_response`] until
+/// `poll_request` returns `None`.
+#[derive(Debug)]
+pub struct Initiator {
+    groups: Groups,
+    salt: Salt,
+    config: Config,
+    started: bool,
+    /// Items to send, in order; unconsumed items of the last request go back to its front.
+    queue: VecDeque<Item>,
+    /// Items of the last response, handled at the next poll, after the host has inserted the
+    /// response's events.
+    inbox: Vec<Item>,
+    /// Events owed to the responder.
+    pushes: VecDeque<Push>,
+    /// Items of the request whose response has not come yet.
+    in_flight: Option<Vec<Item>>,
+    rounds: u32,
+}
+
+impl Initiator {
+    /// A session over `groups`, with a salt the host drew at random.
+    pub fn new(groups: Groups, salt: Salt, config: Config) -> Initiator {
+        Initiator {
+            groups,
+            salt,
+            config,
+            started: false,
+            queue: VecDeque::new(),
+            inbox: Vec::new(),
+            pushes: VecDeque::new(),
+            in_flight: None,
+            rounds: 0,
+        }
+    }
+
+    /// How many requests have been sent.
+    pub fn rounds(&self) -> u32 {
+        self.rounds
+    }
+
+    /// The next request, or `None` when the session is over: both sides then hold the union.
+    ///
+    /// Call it first, then after each [`Initiator::handle_response`] once the events it returned
+    /// are in `store`.
+    pub fn poll_request<S: ReadStore + ?Sized>(
+        &mut self,
+        store: &S,
+    ) -> Result<Option<Request>, SyncError> {
+        if self.in_flight.is_some() {
+            return Err(SyncError::Unexpected(
+                "poll_request before the last response was handled",
+            ));
+        }
+        let walk = Walk {
+            store,
+            groups: &self.groups,
+            salt: self.salt,
+        };
+        if !self.started {
+            self.started = true;
+            if !self.groups.is_empty() {
+                self.queue.push_back(walk.root_item()?);
+            }
+        }
+        for item in std::mem::take(&mut self.inbox) {
+            let mut out = Output::default();
+            walk.handle(&item, Role::Initiator, &mut out)?;
+            self.queue.extend(out.items);
+            self.pushes.extend(out.pushes);
+        }
+
+        let budget = self.config.frame_bytes_budget;
+        let mut bytes = 0usize;
+        let mut items = Vec::new();
+        while let Some(item) = self.queue.front() {
+            let len = item_len(item);
+            if !items.is_empty() && bytes + len > budget {
+                break;
+            }
+            bytes += len;
+            items.push(self.queue.pop_front().expect("front exists"));
+        }
+        let mut events = Vec::new();
+        while let Some(push) = self.pushes.front_mut() {
+            if bytes >= budget && !(items.is_empty() && events.is_empty()) {
+                break;
+            }
+            match push {
+                Push::Event(id) => {
+                    let event = walk.event_bytes(id)?;
+                    bytes += event_frame_len(&event);
+                    events.push(event);
+                    self.pushes.pop_front();
+                }
+                Push::Prefix {
+                    group,
+                    prefix,
+                    after,
+                } => {
+                    let name = walk.group_name(*group)?;
+                    let keys = store
+                        .keys(name, prefix, after.as_ref(), PUSH_CHUNK_KEYS)
+                        .map_err(store_error)?;
+                    let exhausted = keys.len() < PUSH_CHUNK_KEYS;
+                    let mut stopped = false;
+                    for key in &keys {
+                        let event = walk.event_bytes(&key.id())?;
+                        let len = event_frame_len(&event);
+                        if bytes + len > budget && !(items.is_empty() && events.is_empty()) {
+                            stopped = true;
+                            break;
+                        }
+                        bytes += len;
+                        events.push(event);
+                        *after = Some(*key);
+                    }
+                    if exhausted && !stopped {
+                        self.pushes.pop_front();
+                    }
+                    if stopped {
+                        break;
+                    }
+                }
+            }
+        }
+        if items.is_empty() && events.is_empty() {
+            return Ok(None);
+        }
+        self.rounds += 1;
+        self.in_flight = Some(items.clone());
+        Ok(Some(Request {
+            salt: self.salt,
+            groups: fingerprint(&self.salt, &self.groups.digest()),
+            items,
+            events,
+        }))
+    }
+
+    /// Takes the response to the last request. Returns its events, checked; the host inserts
+    /// them into its store before the next [`Initiator::poll_request`].
+    pub fn handle_response(&mut self, response: Response) -> Result<Vec<VerifiedEvent>, SyncError> {
+        let sent = self.in_flight.take().ok_or(SyncError::Unexpected(
+            "a response with no request in flight",
+        ))?;
+        let consumed = response.consumed as usize;
+        if consumed > sent.len() {
+            return Err(SyncError::Unexpected(
+                "a response that consumed more items than were sent",
+            ));
+        }
+        if consumed == 0 && !sent.is_empty() {
+            return Err(SyncError::Unexpected(
+                "a response that consumed none of the request's items",
+            ));
+        }
+        for item in sent.into_iter().skip(consumed).rev() {
+            self.queue.push_front(item);
+        }
+        let events = verify_events(&self.groups, &response.events)?;
+        self.inbox = response.items;
+        Ok(events)
+    }
+}
+
+/// Checks a request against the session and returns its events, verified. The host makes them
+/// durable before it calls [`respond`], so that the response acknowledges them.
+pub fn accept(groups: &Groups, request: &Request) -> Result<Vec<VerifiedEvent>, SyncError> {
+    if request.groups != fingerprint(&request.salt, &groups.digest()) {
+        return Err(SyncError::GroupsMismatch);
+    }
+    verify_events(groups, &request.events)
+}
+
+/// Answers a request from what `store` holds, keeping no state: the response depends only on
+/// the store and the request.
+pub fn respond<S: ReadStore + ?Sized>(
+    store: &S,
+    groups: &Groups,
+    request: &Request,
+    config: Config,
+) -> Result<Response, SyncError> {
+    if request.groups != fingerprint(&request.salt, &groups.digest()) {
+        return Err(SyncError::GroupsMismatch);
+    }
+    let walk = Walk {
+        store,
+        groups,
+        salt: request.salt,
+    };
+    let budget = config.frame_bytes_budget;
+    let mut response = Response {
+        consumed: 0,
+        items: Vec::new(),
+        events: Vec::new(),
+    };
+    let mut bytes = 0usize;
+    for item in &request.items {
+        if response.consumed > 0 && bytes >= budget {
+            break;
+        }
+        let mut out = Output::default();
+        walk.handle(item, Role::Responder, &mut out)?;
+        for item in out.items {
+            bytes += item_len(&item);
+            response.items.push(item);
+        }
+        for push in out.pushes {
+            match push {
+                Push::Event(id) => {
+                    let event = walk.event_bytes(&id)?;
+                    bytes += event_frame_len(&event);
+                    response.events.push(event);
+                }
+                Push::Prefix {
+                    group,
+                    prefix,
+                    mut after,
+                } => {
+                    let name = walk.group_name(group)?;
+                    'prefix: loop {
+                        let keys = store
+                            .keys(name, &prefix, after.as_ref(), PUSH_CHUNK_KEYS)
+                            .map_err(store_error)?;
+                        for key in &keys {
+                            let event = walk.event_bytes(&key.id())?;
+                            let len = event_frame_len(&event);
+                            if bytes + len > budget && !response.events.is_empty() {
+                                let more = Item::More {
+                                    group,
+                                    prefix: prefix.clone(),
+                                    after,
+                                };
+                                bytes += item_len(&more);
+                                response.items.push(more);
+                                break 'prefix;
+                            }
+                            bytes += len;
+                            response.events.push(event);
+                            after = Some(*key);
+                        }
+                        if keys.len() < PUSH_CHUNK_KEYS {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        response.consumed += 1;
+    }
+    Ok(response)
+}
+
+/// What one session between two local stores cost, frame by frame.
+#[derive(Clone, Debug, Default)]
+pub struct Transcript {
+    /// Every frame as encoded, requests and responses alternating.
+    pub frames: Vec<Vec<u8>>,
+    /// Requests sent: the round trips.
+    pub rounds: u32,
+    /// Bytes of all requests.
+    pub bytes_to_responder: usize,
+    /// Bytes of all responses.
+    pub bytes_to_initiator: usize,
+    /// Events the initiator sent.
+    pub events_to_responder: usize,
+    /// Events the responder sent.
+    pub events_to_initiator: usize,
+    /// Bytes of the events the initiator sent, as encoded events.
+    pub event_bytes_to_responder: usize,
+    /// Bytes of the events the responder sent, as encoded events.
+    pub event_bytes_to_initiator: usize,
+}
+
+/// Runs a whole session between two stores in this process, through encoded frames, and
+/// inserts what each side receives. For tests, simulations, benchmarks and the vectors.
+pub fn reconcile<A: crate::store::Store + ?Sized, B: crate::store::Store + ?Sized>(
+    initiator_store: &mut A,
+    responder_store: &mut B,
+    groups: &Groups,
+    salt: Salt,
+    config: Config,
+) -> Result<Transcript, SyncError> {
+    use crate::wire::{decode_frame, encode_frame, Frame};
+
+    let mut transcript = Transcript::default();
+    let mut initiator = Initiator::new(groups.clone(), salt, config);
+    while let Some(request) = initiator.poll_request(&*initiator_store)? {
+        let bytes = encode_frame(&Frame::Request(request));
+        transcript.bytes_to_responder += bytes.len();
+        let Frame::Request(request) = decode_frame(&bytes)? else {
+            return Err(SyncError::Unexpected("a frame that is not a request"));
+        };
+        transcript.frames.push(bytes);
+        let events = accept(groups, &request)?;
+        transcript.events_to_responder += events.len();
+        transcript.event_bytes_to_responder +=
+            events.iter().map(|event| event.bytes.len()).sum::<usize>();
+        crate::tree::insert(responder_store, &events).map_err(store_error)?;
+        let response = respond(&*responder_store, groups, &request, config)?;
+
+        let bytes = encode_frame(&Frame::Response(response));
+        transcript.bytes_to_initiator += bytes.len();
+        let Frame::Response(response) = decode_frame(&bytes)? else {
+            return Err(SyncError::Unexpected("a frame that is not a response"));
+        };
+        transcript.frames.push(bytes);
+        let events = initiator.handle_response(response)?;
+        transcript.events_to_initiator += events.len();
+        transcript.event_bytes_to_initiator +=
+            events.iter().map(|event| event.bytes.len()).sum::<usize>();
+        crate::tree::insert(initiator_store, &events).map_err(store_error)?;
+    }
+    transcript.rounds = initiator.rounds();
+    Ok(transcript)
+}

@@ -1,0 +1,575 @@
+//! Frames on the wire: requests, responses and errors, their items, and the fingerprints and
+//! short ids they carry.
+//!
+//! A frame is the protocol version as a postcard varint followed by the postcard encoding of
+//! [`Frame`]. Decoding checks the size first, then the version, then every limit of
+//! [`crate::limits`], so a hostile frame costs at most one bounded allocation and returns a typed
+//! [`WireError`].
+
+use std::fmt;
+use std::sync::LazyLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::{
+    EVENTS_PER_FRAME_MAX, FRAME_BYTES_MAX, GROUPS_PER_SESSION_MAX, ITEMS_PER_FRAME_MAX,
+    SHORT_IDS_PER_ITEM_MAX,
+};
+use crate::tree::{Digest, Key, Path, RADIX};
+
+/// The protocol version this crate speaks.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Every version this crate can answer.
+pub const PROTOCOL_VERSIONS: &[u32] = &[PROTOCOL_VERSION];
+
+/// Length of a fingerprint and of a short id, in bytes.
+pub const FINGERPRINT_BYTES: usize = 8;
+
+const CONTEXT_FINGERPRINT: &str = "tideline 2026-11 v1 fingerprint";
+const CONTEXT_GROUPS: &str = "tideline 2026-11 v1 groups digest";
+const CONTEXT_RANGE: &str = "tideline 2026-11 v1 range digest";
+
+static HASHER_FINGERPRINT: LazyLock<blake3::Hasher> =
+    LazyLock::new(|| blake3::Hasher::new_derive_key(CONTEXT_FINGERPRINT));
+
+/// Random bytes the initiator picks for one session. Fingerprints and short ids are keyed with
+/// it, so nobody can prepare two sets whose truncated fingerprints collide.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Salt(pub [u8; 16]);
+
+impl fmt::Debug for Salt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Salt({})", hex(&self.0))
+    }
+}
+
+/// The first 8 bytes of a salted hash of a digest: what the walk compares.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Fingerprint(pub [u8; FINGERPRINT_BYTES]);
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({})", hex(&self.0))
+    }
+}
+
+/// The first 8 bytes of a salted hash of an event id: how `Ids` and `Want` name events.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ShortId(pub [u8; FINGERPRINT_BYTES]);
+
+impl fmt::Debug for ShortId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ShortId({})", hex(&self.0))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn salted(salt: &Salt, input: &[u8; 32]) -> [u8; FINGERPRINT_BYTES] {
+    let mut hasher = HASHER_FINGERPRINT.clone();
+    hasher.update(&salt.0);
+    hasher.update(input);
+    let mut out = [0u8; FINGERPRINT_BYTES];
+    out.copy_from_slice(&hasher.finalize().as_bytes()[..FINGERPRINT_BYTES]);
+    out
+}
+
+/// The fingerprint of a digest under a session's salt.
+pub fn fingerprint(salt: &Salt, digest: &Digest) -> Fingerprint {
+    Fingerprint(salted(salt, &digest.0))
+}
+
+/// The short id of an event id under a session's salt.
+pub fn short_id(salt: &Salt, id: &crate::event::EventId) -> ShortId {
+    ShortId(salted(salt, &id.0))
+}
+
+/// The digest of a run of group roots: the roots' 32 bytes each, concatenated.
+pub fn range_digest(roots: &[Digest]) -> Digest {
+    let mut hasher = blake3::Hasher::new_derive_key(CONTEXT_RANGE);
+    for root in roots {
+        hasher.update(&root.0);
+    }
+    Digest(*hasher.finalize().as_bytes())
+}
+
+/// The sub-ranges a `Range` item over `[start, end)` splits into: `step = ceil(len / 16)`, then
+/// `[start + i·step, min(start + (i+1)·step, end))` for each `i` that starts before `end`.
+pub fn range_children(start: u32, end: u32) -> Vec<(u32, u32)> {
+    assert!(end > start);
+    let len = end - start;
+    let step = len.div_ceil(RADIX as u32);
+    (start..end)
+        .step_by(step as usize)
+        .map(|low| (low, (low + step).min(end)))
+        .collect()
+}
+
+/// The groups of one session, sorted by their bytes, without duplicates; items name a group by
+/// its index in this list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Groups {
+    names: Vec<String>,
+    digest: Digest,
+}
+
+impl Groups {
+    /// The session's groups; sorted and deduplicated here.
+    pub fn new<I, T>(names: I) -> Result<Groups, WireError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        let mut names: Vec<String> = names.into_iter().map(Into::into).collect();
+        names.sort_unstable();
+        names.dedup();
+        if names.len() > GROUPS_PER_SESSION_MAX {
+            return Err(WireError::LimitExceeded {
+                what: "groups in a session",
+                max: GROUPS_PER_SESSION_MAX,
+            });
+        }
+        let encoded = postcard::to_allocvec(&names).expect("a list of strings encodes");
+        let mut hasher = blake3::Hasher::new_derive_key(CONTEXT_GROUPS);
+        hasher.update(&encoded);
+        let digest = Digest(*hasher.finalize().as_bytes());
+        Ok(Groups { names, digest })
+    }
+
+    /// The names, sorted.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// How many groups.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether the session has no groups.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The index of `name`, if it is one of the session's groups.
+    pub fn index_of(&self, name: &str) -> Option<u32> {
+        self.names
+            .binary_search_by(|probe| probe.as_str().cmp(name))
+            .ok()
+            .map(|index| index as u32)
+    }
+
+    /// The name at `index`.
+    pub fn name(&self, index: u32) -> Option<&str> {
+        self.names.get(index as usize).map(String::as_str)
+    }
+
+    /// BLAKE3 (derive-key mode) of the postcard encoding of the sorted names.
+    pub fn digest(&self) -> Digest {
+        self.digest
+    }
+}
+
+/// One frame: what travels in one message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Frame {
+    /// From the initiator.
+    Request(Request),
+    /// From the responder, answering one request.
+    Response(Response),
+    /// From either side: the session is over.
+    Error(ErrorBody),
+}
+
+/// What the initiator sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    /// The session's salt; the same in every request of a session.
+    pub salt: Salt,
+    /// Fingerprint of the session's [`Groups::digest`], so a responder that keeps no state can
+    /// check, every round, that both sides index the same groups.
+    pub groups: Fingerprint,
+    /// The walk's items.
+    pub items: Vec<Item>,
+    /// Events for the responder, each in its canonical encoding.
+    pub events: Vec<Vec<u8>>,
+}
+
+/// What the responder sends back.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// How many of the request's items the responder handled, from the first; the initiator
+    /// sends the others again.
+    pub consumed: u32,
+    /// The walk's items.
+    pub items: Vec<Item>,
+    /// Events for the initiator, each in its canonical encoding.
+    pub events: Vec<Vec<u8>>,
+}
+
+/// A walk item: one statement or question about one range of groups or one prefix of a group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Item {
+    /// The fingerprint of [`range_digest`] over every group root of the session.
+    Root {
+        /// The sender's fingerprint.
+        fingerprint: Fingerprint,
+    },
+    /// The fingerprints of the sub-ranges of the groups `[start, end)` (see
+    /// [`range_children`]).
+    Range {
+        /// First group index.
+        start: u32,
+        /// One past the last group index.
+        end: u32,
+        /// One fingerprint per sub-range, in order.
+        fingerprints: Vec<Fingerprint>,
+    },
+    /// The sender holds more than a leaf under `lcp[..prefix_len]`: its events there all share
+    /// `lcp`, and these are the fingerprints of its non-empty children.
+    Split {
+        /// Group index.
+        group: u32,
+        /// Length of the prefix asked about, in nibbles; at most `lcp.len()`.
+        prefix_len: u8,
+        /// The longest prefix the sender's events under the prefix share.
+        lcp: Path,
+        /// Bit `c` set when child `lcp ‖ c` is not empty; at least two bits.
+        children: u16,
+        /// The fingerprints of the non-empty children in nibble order.
+        fingerprints: Vec<Fingerprint>,
+    },
+    /// Every event the sender holds under `prefix`, by short id, in key order.
+    Ids {
+        /// Group index.
+        group: u32,
+        /// The prefix.
+        prefix: Path,
+        /// Short ids, at most [`SHORT_IDS_PER_ITEM_MAX`].
+        ids: Vec<ShortId>,
+    },
+    /// Send me the events under `prefix` with these short ids.
+    Want {
+        /// Group index.
+        group: u32,
+        /// The prefix.
+        prefix: Path,
+        /// Short ids, at most [`SHORT_IDS_PER_ITEM_MAX`].
+        ids: Vec<ShortId>,
+    },
+    /// Send me every event under `prefix` whose key is greater than `after`: I have none there.
+    Need {
+        /// Group index.
+        group: u32,
+        /// The prefix.
+        prefix: Path,
+        /// Resume after this key, when a previous answer stopped there.
+        after: Option<Key>,
+    },
+    /// (Responder only.) I have more events under `prefix` after `after` than fitted in this
+    /// frame; ask for them again with `Need`.
+    More {
+        /// Group index.
+        group: u32,
+        /// The prefix.
+        prefix: Path,
+        /// The last key sent, or none when nothing under the prefix was sent yet.
+        after: Option<Key>,
+    },
+}
+
+impl Item {
+    /// Checks the limits a decoder can check without knowing the session.
+    fn check(&self) -> Result<(), WireError> {
+        match self {
+            Item::Root { .. } => Ok(()),
+            Item::Range {
+                start,
+                end,
+                fingerprints,
+            } => {
+                if end <= start || end - start < 2 {
+                    return Err(WireError::Malformed(
+                        "a Range item covers at least two groups".into(),
+                    ));
+                }
+                if fingerprints.len() != range_children(*start, *end).len() {
+                    return Err(WireError::Malformed(
+                        "a Range item has one fingerprint per sub-range".into(),
+                    ));
+                }
+                Ok(())
+            }
+            Item::Split {
+                prefix_len,
+                lcp,
+                children,
+                fingerprints,
+                ..
+            } => {
+                if usize::from(*prefix_len) > lcp.len() {
+                    return Err(WireError::Malformed(
+                        "a Split item's prefix is longer than its lcp".into(),
+                    ));
+                }
+                if lcp.len() >= crate::tree::KEY_NIBBLES {
+                    return Err(WireError::Malformed(
+                        "a Split item's lcp is a whole key".into(),
+                    ));
+                }
+                if children.count_ones() < 2 {
+                    return Err(WireError::Malformed(
+                        "a Split item has at least two children".into(),
+                    ));
+                }
+                if fingerprints.len() != children.count_ones() as usize {
+                    return Err(WireError::Malformed(
+                        "a Split item has one fingerprint per child".into(),
+                    ));
+                }
+                Ok(())
+            }
+            Item::Ids { ids, .. } | Item::Want { ids, .. } => {
+                if ids.len() > SHORT_IDS_PER_ITEM_MAX {
+                    return Err(WireError::LimitExceeded {
+                        what: "short ids in one item",
+                        max: SHORT_IDS_PER_ITEM_MAX,
+                    });
+                }
+                Ok(())
+            }
+            Item::Need { .. } | Item::More { .. } => Ok(()),
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// A stable code from the spec's error table.
+    pub code: ErrorCode,
+    /// What happened and what to do, for a person.
+    pub message: String,
+    /// The versions the sender speaks, so the peer can pick one.
+    pub versions: Vec<u32>,
+}
+
+/// The stable error codes of the spec's error table. On the wire, a `u16` varint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// The frame does not decode, or breaks a rule of its encoding.
+    MalformedFrame,
+    /// The frame is larger than [`FRAME_BYTES_MAX`].
+    FrameTooLarge,
+    /// The frame's version is not one the receiver speaks.
+    UnsupportedVersion,
+    /// The two sides index different group lists.
+    GroupsMismatch,
+    /// A count limit was exceeded (items, events, ids).
+    LimitExceeded,
+    /// An event does not decode, is not canonical, or breaks a rule of the event model.
+    InvalidEvent,
+    /// An item or event names a group outside the session.
+    GroupForbidden,
+    /// A frame came that the receiver's role does not expect here.
+    UnexpectedFrame,
+    /// The request lacks valid credentials (transport level).
+    Unauthorized,
+    /// An event's creator is not the authenticated user.
+    ForgedCreator,
+    /// An event's timestamp is too far in the future.
+    TimestampInFuture,
+    /// The receiver failed on its side; retrying later may work.
+    Internal,
+    /// A code this implementation does not know; kept so it can be reported.
+    Unknown(u16),
+}
+
+impl ErrorCode {
+    /// The number on the wire.
+    pub fn number(self) -> u16 {
+        match self {
+            ErrorCode::MalformedFrame => 1,
+            ErrorCode::FrameTooLarge => 2,
+            ErrorCode::UnsupportedVersion => 3,
+            ErrorCode::GroupsMismatch => 4,
+            ErrorCode::LimitExceeded => 5,
+            ErrorCode::InvalidEvent => 6,
+            ErrorCode::GroupForbidden => 7,
+            ErrorCode::UnexpectedFrame => 8,
+            ErrorCode::Unauthorized => 9,
+            ErrorCode::ForgedCreator => 10,
+            ErrorCode::TimestampInFuture => 11,
+            ErrorCode::Internal => 12,
+            ErrorCode::Unknown(number) => number,
+        }
+    }
+
+    /// The code for a number from the wire.
+    pub fn from_number(number: u16) -> ErrorCode {
+        match number {
+            1 => ErrorCode::MalformedFrame,
+            2 => ErrorCode::FrameTooLarge,
+            3 => ErrorCode::UnsupportedVersion,
+            4 => ErrorCode::GroupsMismatch,
+            5 => ErrorCode::LimitExceeded,
+            6 => ErrorCode::InvalidEvent,
+            7 => ErrorCode::GroupForbidden,
+            8 => ErrorCode::UnexpectedFrame,
+            9 => ErrorCode::Unauthorized,
+            10 => ErrorCode::ForgedCreator,
+            11 => ErrorCode::TimestampInFuture,
+            12 => ErrorCode::Internal,
+            other => ErrorCode::Unknown(other),
+        }
+    }
+
+    /// The snake_case name the spec uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedFrame => "malformed_frame",
+            ErrorCode::FrameTooLarge => "frame_too_large",
+            ErrorCode::UnsupportedVersion => "unsupported_version",
+            ErrorCode::GroupsMismatch => "groups_mismatch",
+            ErrorCode::LimitExceeded => "limit_exceeded",
+            ErrorCode::InvalidEvent => "invalid_event",
+            ErrorCode::GroupForbidden => "group_forbidden",
+            ErrorCode::UnexpectedFrame => "unexpected_frame",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::ForgedCreator => "forged_creator",
+            ErrorCode::TimestampInFuture => "timestamp_in_future",
+            ErrorCode::Internal => "internal",
+            ErrorCode::Unknown(_) => "unknown",
+        }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.number().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<ErrorCode, D::Error> {
+        Ok(ErrorCode::from_number(u16::deserialize(deserializer)?))
+    }
+}
+
+/// Why bytes are not a valid frame.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The frame is larger than the limit.
+    #[error("frame of {bytes} bytes exceeds the maximum of {max} bytes; send fewer items or events per frame")]
+    FrameTooLarge {
+        /// The frame's size.
+        bytes: usize,
+        /// [`FRAME_BYTES_MAX`].
+        max: usize,
+    },
+    /// The frame's version is unknown.
+    #[error("protocol version {version} is not supported (this side speaks {supported:?}); upgrade the older side")]
+    UnsupportedVersion {
+        /// The version in the frame.
+        version: u32,
+        /// What this side speaks.
+        supported: Vec<u32>,
+    },
+    /// The bytes do not decode.
+    #[error("malformed frame: {0}")]
+    Malformed(String),
+    /// A count limit was exceeded.
+    #[error("too many {what} (the maximum is {max}); split the work over more rounds")]
+    LimitExceeded {
+        /// What was counted.
+        what: &'static str,
+        /// The limit.
+        max: usize,
+    },
+}
+
+impl WireError {
+    /// The error code a peer is told.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            WireError::FrameTooLarge { .. } => ErrorCode::FrameTooLarge,
+            WireError::UnsupportedVersion { .. } => ErrorCode::UnsupportedVersion,
+            WireError::Malformed(_) => ErrorCode::MalformedFrame,
+            WireError::LimitExceeded { .. } => ErrorCode::LimitExceeded,
+        }
+    }
+}
+
+/// Encodes a frame: the version, then the frame.
+pub fn encode_frame(frame: &Frame) -> Vec<u8> {
+    let bytes = postcard::to_allocvec(&PROTOCOL_VERSION).expect("a u32 encodes");
+    postcard::to_extend(frame, bytes).expect("frames encode")
+}
+
+/// The encoded size of a frame.
+pub fn frame_len(frame: &Frame) -> usize {
+    postcard::experimental::serialized_size(&PROTOCOL_VERSION).expect("a u32 encodes")
+        + postcard::experimental::serialized_size(frame).expect("frames encode")
+}
+
+/// The encoded size of an item.
+pub fn item_len(item: &Item) -> usize {
+    postcard::experimental::serialized_size(item).expect("items encode")
+}
+
+/// Decodes a frame and checks every limit that does not depend on the session.
+pub fn decode_frame(bytes: &[u8]) -> Result<Frame, WireError> {
+    if bytes.len() > FRAME_BYTES_MAX {
+        return Err(WireError::FrameTooLarge {
+            bytes: bytes.len(),
+            max: FRAME_BYTES_MAX,
+        });
+    }
+    let (version, rest): (u32, &[u8]) = postcard::take_from_bytes(bytes)
+        .map_err(|error| WireError::Malformed(format!("no version: {error}")))?;
+    if !PROTOCOL_VERSIONS.contains(&version) {
+        return Err(WireError::UnsupportedVersion {
+            version,
+            supported: PROTOCOL_VERSIONS.to_vec(),
+        });
+    }
+    let (frame, rest): (Frame, &[u8]) =
+        postcard::take_from_bytes(rest).map_err(|error| WireError::Malformed(error.to_string()))?;
+    if !rest.is_empty() {
+        return Err(WireError::Malformed(format!(
+            "{} bytes after the frame",
+            rest.len()
+        )));
+    }
+    let (items, events) = match &frame {
+        Frame::Request(request) => (&request.items[..], &request.events[..]),
+        Frame::Response(response) => (&response.items[..], &response.events[..]),
+        Frame::Error(_) => (&[][..], &[][..]),
+    };
+    if items.len() > ITEMS_PER_FRAME_MAX {
+        return Err(WireError::LimitExceeded {
+            what: "items in one frame",
+            max: ITEMS_PER_FRAME_MAX,
+        });
+    }
+    if events.len() > EVENTS_PER_FRAME_MAX {
+        return Err(WireError::LimitExceeded {
+            what: "events in one frame",
+            max: EVENTS_PER_FRAME_MAX,
+        });
+    }
+    for item in items {
+        item.check()?;
+    }
+    // A canonical frame re-encodes to the same bytes: this rejects overlong varints and any
+    // other second spelling of the same frame.
+    if encode_frame(&frame) != bytes {
+        return Err(WireError::Malformed("not the canonical encoding".into()));
+    }
+    Ok(frame)
+}

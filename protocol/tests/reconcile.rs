@@ -1,0 +1,279 @@
+//! Property tests of the reconciliation walk over random pairs of event sets.
+//!
+//! Every case checks the three promises of the walk: both sides end with the union, no event
+//! the other side had is sent, and roots are equal exactly when the sets are. Cases are seeded
+//! (proptest's fixed seed plus our own event seeds), so a failure replays.
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, RngSeed};
+use tideline_protocol::event::{EventId, VerifiedEvent};
+use tideline_protocol::sim::{create_event, Rng};
+use tideline_protocol::store::MemoryStore;
+use tideline_protocol::sync::{reconcile, Config, Transcript};
+use tideline_protocol::tree::{insert, Tree};
+use tideline_protocol::wire::{Groups, Salt};
+
+const START_MS: u64 = 1_790_000_000_000;
+const WEEK_MS: u64 = 7 * 24 * 3600 * 1000;
+
+/// Where the differences fall in time.
+#[derive(Clone, Copy, Debug)]
+enum Pattern {
+    /// Anywhere in the log's span.
+    Uniform,
+    /// In the newest 1% of the span: a client back from offline.
+    Recent,
+    /// All in one millisecond: the densest bucket possible.
+    Burst,
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    seed: u64,
+    groups: usize,
+    common: usize,
+    only_initiator: usize,
+    only_responder: usize,
+    pattern: Pattern,
+    budget: usize,
+}
+
+fn case() -> impl Strategy<Value = Case> {
+    (
+        any::<u64>(),
+        prop_oneof![Just(1usize), 1usize..5, 5usize..40],
+        prop_oneof![Just(0usize), 0usize..40, 40usize..600],
+        prop_oneof![Just(0usize), 0usize..5, 5usize..80],
+        prop_oneof![Just(0usize), 0usize..5, 5usize..80],
+        prop_oneof![
+            Just(Pattern::Uniform),
+            Just(Pattern::Recent),
+            Just(Pattern::Burst)
+        ],
+        prop_oneof![Just(usize::MAX / 2), Just(2_000usize), Just(300usize)],
+    )
+        .prop_map(
+            |(seed, groups, common, only_initiator, only_responder, pattern, budget)| Case {
+                seed,
+                groups,
+                common,
+                only_initiator,
+                only_responder,
+                pattern,
+                budget,
+            },
+        )
+}
+
+fn group_name(index: usize) -> String {
+    format!("g{index:03}")
+}
+
+fn make_events(rng: &mut Rng, case: &Case, count: usize, differing: bool) -> Vec<VerifiedEvent> {
+    (0..count)
+        .map(|_| {
+            let group = group_name(rng.below(case.groups as u64) as usize);
+            let wall_ms = match (differing, case.pattern) {
+                (false, _) | (true, Pattern::Uniform) => START_MS + rng.below(WEEK_MS),
+                (true, Pattern::Recent) => START_MS + WEEK_MS - rng.below(WEEK_MS / 100),
+                (true, Pattern::Burst) => START_MS + WEEK_MS,
+            };
+            let payload = rng.below(40) as usize;
+            create_event(rng, &group, wall_ms, "alice", payload)
+        })
+        .collect()
+}
+
+struct Outcome {
+    transcript: Transcript,
+    initiator: MemoryStore,
+    responder: MemoryStore,
+    union: BTreeSet<EventId>,
+    missing_at_responder: usize,
+    missing_at_initiator: usize,
+}
+
+fn run(case: &Case) -> Outcome {
+    let mut rng = Rng::new(case.seed);
+    let common = make_events(&mut rng, case, case.common, false);
+    let only_initiator = make_events(&mut rng, case, case.only_initiator, true);
+    let only_responder = make_events(&mut rng, case, case.only_responder, true);
+    let mut initiator = MemoryStore::new();
+    let mut responder = MemoryStore::new();
+    insert(&mut initiator, &common).unwrap();
+    insert(&mut responder, &common).unwrap();
+    insert(&mut initiator, &only_initiator).unwrap();
+    insert(&mut responder, &only_responder).unwrap();
+
+    let groups = Groups::new((0..case.groups).map(group_name)).unwrap();
+    let before_equal: Vec<bool> = groups
+        .names()
+        .iter()
+        .map(|group| initiator.group_keys(group) == responder.group_keys(group))
+        .collect();
+    for (group, equal) in groups.names().iter().zip(&before_equal) {
+        let roots_equal = Tree::new(&initiator).root(group).unwrap()
+            == Tree::new(&responder).root(group).unwrap();
+        assert_eq!(
+            roots_equal, *equal,
+            "roots equal exactly when the sets are, group {group}"
+        );
+    }
+
+    let salt = Salt(Rng::new(case.seed ^ 1).bytes());
+    let config = Config {
+        frame_bytes_budget: case.budget,
+    };
+    let transcript = reconcile(&mut initiator, &mut responder, &groups, salt, config).unwrap();
+    let union: BTreeSet<EventId> = common
+        .iter()
+        .chain(&only_initiator)
+        .chain(&only_responder)
+        .map(|event| event.id)
+        .collect();
+    let initiator_ids: BTreeSet<EventId> = only_initiator.iter().map(|event| event.id).collect();
+    let responder_ids: BTreeSet<EventId> = only_responder.iter().map(|event| event.id).collect();
+    let common_ids: BTreeSet<EventId> = common.iter().map(|event| event.id).collect();
+    Outcome {
+        transcript,
+        initiator,
+        responder,
+        missing_at_responder: initiator_ids
+            .difference(&common_ids)
+            .filter(|id| !responder_ids.contains(id))
+            .count(),
+        missing_at_initiator: responder_ids
+            .difference(&common_ids)
+            .filter(|id| !initiator_ids.contains(id))
+            .count(),
+        union,
+    }
+}
+
+fn check(case: &Case) {
+    let outcome = run(case);
+    let groups = Groups::new((0..case.groups).map(group_name)).unwrap();
+    assert_eq!(
+        outcome.initiator.events_len(),
+        outcome.union.len(),
+        "initiator holds the union"
+    );
+    assert_eq!(
+        outcome.responder.events_len(),
+        outcome.union.len(),
+        "responder holds the union"
+    );
+    for group in groups.names() {
+        assert_eq!(
+            outcome.initiator.group_keys(group),
+            outcome.responder.group_keys(group)
+        );
+        assert_eq!(
+            Tree::new(&outcome.initiator).root(group).unwrap(),
+            Tree::new(&outcome.responder).root(group).unwrap(),
+            "roots agree after the sync"
+        );
+    }
+    assert_eq!(
+        outcome.transcript.events_to_responder, outcome.missing_at_responder,
+        "only events the responder lacked were sent to it"
+    );
+    assert_eq!(
+        outcome.transcript.events_to_initiator, outcome.missing_at_initiator,
+        "only events the initiator lacked were sent to it"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        rng_algorithm: RngAlgorithm::ChaCha,
+        rng_seed: RngSeed::Fixed(0x7111_DE11),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// Random pairs of sets, in every pattern, many groups, small and large frames.
+    #[test]
+    fn walk_ends_with_the_union_and_sends_nothing_twice(case in case()) {
+        check(&case);
+    }
+}
+
+/// Identical sets cost exactly one round trip, whatever their size or the number of groups.
+#[test]
+fn identical_sets_take_one_round_trip() {
+    for groups in [1, 3, 100] {
+        let case = Case {
+            seed: 5,
+            groups,
+            common: 2000,
+            only_initiator: 0,
+            only_responder: 0,
+            pattern: Pattern::Uniform,
+            budget: usize::MAX / 2,
+        };
+        let outcome = run(&case);
+        assert_eq!(outcome.transcript.rounds, 1);
+        assert_eq!(
+            outcome.transcript.events_to_initiator + outcome.transcript.events_to_responder,
+            0
+        );
+        assert!(
+            outcome.transcript.bytes_to_responder < 100
+                && outcome.transcript.bytes_to_initiator < 100,
+            "idle sync is under 100 bytes each way, got {} and {}",
+            outcome.transcript.bytes_to_responder,
+            outcome.transcript.bytes_to_initiator
+        );
+    }
+}
+
+/// Empty against empty, empty against full, and disjoint sets.
+#[test]
+fn edge_cases() {
+    for (common, only_initiator, only_responder) in [
+        (0, 0, 0),
+        (0, 500, 0),
+        (0, 0, 500),
+        (0, 300, 300),
+        (100, 1, 0),
+    ] {
+        for groups in [1, 7] {
+            check(&Case {
+                seed: 9,
+                groups,
+                common,
+                only_initiator,
+                only_responder,
+                pattern: Pattern::Uniform,
+                budget: 1000,
+            });
+        }
+    }
+}
+
+/// Differences in the newest buckets do not make the walk visit old ones: the rounds stay
+/// bounded by the tree's depth, not by the number of differences.
+#[test]
+fn rounds_grow_with_depth_not_with_differences() {
+    let mut rounds = Vec::new();
+    for differing in [1, 10, 100] {
+        let outcome = run(&Case {
+            seed: 21,
+            groups: 1,
+            common: 20_000,
+            only_initiator: differing,
+            only_responder: differing,
+            pattern: Pattern::Uniform,
+            budget: usize::MAX / 2,
+        });
+        rounds.push(outcome.transcript.rounds);
+    }
+    assert!(
+        rounds.iter().all(|rounds| *rounds <= 5),
+        "rounds {rounds:?}"
+    );
+}
