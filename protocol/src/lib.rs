@@ -10,12 +10,16 @@
 //! - [`store`]: the storage trait the tree reads and writes, and an in-memory store.
 //! - [`wire`]: frames, items, fingerprints and error codes.
 //! - [`sync`]: the reconciliation walk, as an initiator and a stateless responder.
+//! - [`merge`]: replaying a document's events into its state and its conflicts.
+//! - [`replica`]: applying events to a stored replica: tree, documents and inboxes together.
 //! - [`sim`]: seeded generators of events, for tests, simulations and benchmarks.
 //! - [`conformance`]: the tests every [`store::Store`] implementation must pass.
 
 pub mod conformance;
 pub mod event;
 pub mod limits;
+pub mod merge;
+pub mod replica;
 pub mod sim;
 pub mod store;
 pub mod sync;

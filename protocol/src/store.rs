@@ -1,19 +1,21 @@
-//! Storage behind the tree: a small trait, an in-memory implementation, and the conformance
-//! suite every implementation must pass.
+//! Storage behind the tree and the merge: a small trait, an in-memory implementation, and the
+//! write overlay both use to build one atomic batch.
 //!
-//! A store keeps three things per replica: event bytes by id, each group's ordered key index,
-//! and each group's tree nodes by address. The tree logic in [`crate::tree`] reads through
-//! [`ReadStore`] and writes whole [`Batch`]es through [`Store::commit`], so a backend only has to
-//! make one batch atomic.
+//! A store keeps, per replica: event bytes by id; each group's ordered key index and tree nodes
+//! by address; each document's event ids and its merged state (the snapshot, so a replica
+//! opens without replaying its log); and each user's conflict inbox. The logic in
+//! [`crate::tree`] and [`crate::replica`] reads through [`ReadStore`] and writes whole
+//! [`Batch`]es through [`Store::commit`], so a backend only has to make one batch atomic.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::ops::Bound;
 
 use crate::event::EventId;
-use crate::tree::{Key, Node, Path};
+use crate::merge::{ConflictId, DocKey, DocState};
+use crate::tree::{branch_digest, Key, Node, Path, LEAF_EVENTS_MAX};
 
-/// Read access to a replica's events, key index and tree nodes.
+/// Read access to a replica's events, key index, tree nodes, documents and inboxes.
 pub trait ReadStore {
     /// What goes wrong in the backend (I/O, corruption). The in-memory store never fails.
     type Error: std::error::Error + Send + Sync + 'static;
@@ -38,6 +40,18 @@ pub trait ReadStore {
     fn has_event(&self, id: &EventId) -> Result<bool, Self::Error> {
         Ok(self.event(id)?.is_some())
     }
+
+    /// The ids of every event of one document, ascending.
+    fn doc_events(&self, doc: &DocKey) -> Result<Vec<EventId>, Self::Error>;
+
+    /// The merged state of one document, if it has events.
+    fn doc_state(&self, doc: &DocKey) -> Result<Option<DocState>, Self::Error>;
+
+    /// Every document of a collection with its state, ordered by document id.
+    fn docs(&self, group: &str, collection: &str) -> Result<Vec<(DocKey, DocState)>, Self::Error>;
+
+    /// The conflicts assigned to `user`, with their documents, ordered by conflict id.
+    fn inbox(&self, user: &str) -> Result<Vec<(ConflictId, DocKey)>, Self::Error>;
 }
 
 /// A [`ReadStore`] that can also apply a [`Batch`] atomically.
@@ -46,7 +60,8 @@ pub trait Store: ReadStore {
     fn commit(&mut self, batch: Batch) -> Result<(), Self::Error>;
 }
 
-/// Writes that go together: the events, their keys, and the tree nodes they changed.
+/// Writes that go together: events, their keys, the tree nodes, document index entries,
+/// document states and inbox changes they caused.
 #[derive(Clone, Debug, Default)]
 pub struct Batch {
     /// New events: id and canonical bytes.
@@ -55,17 +70,31 @@ pub struct Batch {
     pub keys: Vec<(String, Key)>,
     /// Nodes to write (insert or replace), by group and address.
     pub nodes: Vec<(String, Path, Node)>,
+    /// New entries of the document index.
+    pub doc_events: Vec<(DocKey, EventId)>,
+    /// Document states to write (insert or replace).
+    pub doc_states: Vec<(DocKey, DocState)>,
+    /// Inbox entries to delete: user and conflict.
+    pub inbox_removed: Vec<(String, ConflictId)>,
+    /// Inbox entries to add: user, conflict and its document. Applied after the deletions.
+    pub inbox_added: Vec<(String, ConflictId, DocKey)>,
 }
 
 impl Batch {
     /// Whether the batch writes nothing.
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.keys.is_empty() && self.nodes.is_empty()
+        self.events.is_empty()
+            && self.keys.is_empty()
+            && self.nodes.is_empty()
+            && self.doc_events.is_empty()
+            && self.doc_states.is_empty()
+            && self.inbox_removed.is_empty()
+            && self.inbox_added.is_empty()
     }
 }
 
 /// Scans a sorted set of keys the way [`ReadStore::keys`] asks; shared by the in-memory store
-/// and the tree's write overlay.
+/// and the write overlay.
 pub(crate) fn keys_in<'a>(
     keys: &'a BTreeSet<Key>,
     prefix: &Path,
@@ -77,17 +106,13 @@ pub(crate) fn keys_in<'a>(
         Some(after) if *after >= low => Bound::Excluded(*after),
         _ => Bound::Included(low),
     };
-    let end = Bound::Included(high);
-    // An `after` past the prefix's end leaves an empty range; BTreeSet::range panics on an
-    // inverted range, so check first.
-    let inverted = match start {
-        Bound::Excluded(start) => start >= high,
-        _ => false,
-    };
+    // An `after` at or past the prefix's end leaves an empty range; BTreeSet::range panics on
+    // an inverted range, so check first.
+    let inverted = matches!(start, Bound::Excluded(start) if start >= high);
     let range = if inverted {
         None
     } else {
-        Some(keys.range((start, end)))
+        Some(keys.range((start, Bound::Included(high))))
     };
     range.into_iter().flatten().copied().take(limit)
 }
@@ -98,6 +123,9 @@ pub struct MemoryStore {
     events: HashMap<EventId, Vec<u8>>,
     keys: HashMap<String, BTreeSet<Key>>,
     nodes: HashMap<(String, Path), Node>,
+    doc_events: BTreeMap<DocKey, BTreeSet<EventId>>,
+    doc_states: BTreeMap<DocKey, DocState>,
+    inboxes: BTreeMap<String, BTreeMap<ConflictId, DocKey>>,
 }
 
 impl MemoryStore {
@@ -118,13 +146,17 @@ impl MemoryStore {
             .map(|keys| keys.iter().copied().collect())
             .unwrap_or_default()
     }
+
+    /// Every document state, ordered by document.
+    pub fn all_docs(&self) -> &BTreeMap<DocKey, DocState> {
+        &self.doc_states
+    }
 }
 
 impl ReadStore for MemoryStore {
     type Error = Infallible;
 
     fn node(&self, group: &str, address: &Path) -> Result<Option<Node>, Infallible> {
-        // The map is keyed by owned strings; build the key once per lookup.
         Ok(self
             .nodes
             .get(&(group.to_owned(), address.clone()))
@@ -151,6 +183,35 @@ impl ReadStore for MemoryStore {
     fn has_event(&self, id: &EventId) -> Result<bool, Infallible> {
         Ok(self.events.contains_key(id))
     }
+
+    fn doc_events(&self, doc: &DocKey) -> Result<Vec<EventId>, Infallible> {
+        Ok(self
+            .doc_events
+            .get(doc)
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default())
+    }
+
+    fn doc_state(&self, doc: &DocKey) -> Result<Option<DocState>, Infallible> {
+        Ok(self.doc_states.get(doc).cloned())
+    }
+
+    fn docs(&self, group: &str, collection: &str) -> Result<Vec<(DocKey, DocState)>, Infallible> {
+        Ok(self
+            .doc_states
+            .iter()
+            .filter(|(key, _)| key.group == group && key.collection == collection)
+            .map(|(key, state)| (key.clone(), state.clone()))
+            .collect())
+    }
+
+    fn inbox(&self, user: &str) -> Result<Vec<(ConflictId, DocKey)>, Infallible> {
+        Ok(self
+            .inboxes
+            .get(user)
+            .map(|inbox| inbox.iter().map(|(id, doc)| (*id, doc.clone())).collect())
+            .unwrap_or_default())
+    }
 }
 
 impl Store for MemoryStore {
@@ -164,6 +225,198 @@ impl Store for MemoryStore {
         for (group, address, node) in batch.nodes {
             self.nodes.insert((group, address), node);
         }
+        for (doc, id) in batch.doc_events {
+            self.doc_events.entry(doc).or_default().insert(id);
+        }
+        for (doc, state) in batch.doc_states {
+            self.doc_states.insert(doc, state);
+        }
+        for (user, id) in batch.inbox_removed {
+            if let Some(inbox) = self.inboxes.get_mut(&user) {
+                inbox.remove(&id);
+            }
+        }
+        for (user, id, doc) in batch.inbox_added {
+            self.inboxes.entry(user).or_default().insert(id, doc);
+        }
         Ok(())
+    }
+}
+
+/// Pending writes on top of a store, readable as one store, so that the events of one batch see
+/// each other's nodes and documents.
+pub(crate) struct Overlay<'s, S: ReadStore + ?Sized> {
+    base: &'s S,
+    pub(crate) events: HashMap<EventId, Vec<u8>>,
+    keys: BTreeMap<String, BTreeSet<Key>>,
+    nodes: BTreeMap<(String, Path), Node>,
+    doc_events: BTreeMap<DocKey, BTreeSet<EventId>>,
+    doc_states: BTreeMap<DocKey, DocState>,
+    inbox_removed: Vec<(String, ConflictId)>,
+    inbox_added: Vec<(String, ConflictId, DocKey)>,
+}
+
+impl<'s, S: ReadStore + ?Sized> Overlay<'s, S> {
+    pub(crate) fn new(base: &'s S) -> Self {
+        Overlay {
+            base,
+            events: HashMap::new(),
+            keys: BTreeMap::new(),
+            nodes: BTreeMap::new(),
+            doc_events: BTreeMap::new(),
+            doc_states: BTreeMap::new(),
+            inbox_removed: Vec::new(),
+            inbox_added: Vec::new(),
+        }
+    }
+
+    pub(crate) fn put_key(&mut self, group: &str, key: Key) {
+        let fresh = self.keys.entry(group.to_owned()).or_default().insert(key);
+        assert!(fresh, "a key is inserted once");
+    }
+
+    pub(crate) fn put_node(&mut self, group: &str, address: Path, node: Node) {
+        if let Node::Branch {
+            lcp,
+            children,
+            digest,
+            count,
+        } = &node
+        {
+            assert!(
+                address.is_prefix_of(lcp),
+                "a branch's lcp extends its address"
+            );
+            assert!(
+                *count > LEAF_EVENTS_MAX as u64,
+                "a branch holds more than a leaf"
+            );
+            debug_assert_eq!(*digest, branch_digest(children));
+        }
+        self.nodes.insert((group.to_owned(), address), node);
+    }
+
+    pub(crate) fn put_doc_event(&mut self, doc: DocKey, id: EventId) {
+        self.doc_events.entry(doc).or_default().insert(id);
+    }
+
+    pub(crate) fn put_doc_state(&mut self, doc: DocKey, state: DocState) {
+        self.doc_states.insert(doc, state);
+    }
+
+    pub(crate) fn inbox_remove(&mut self, user: String, id: ConflictId) {
+        self.inbox_removed.push((user, id));
+    }
+
+    pub(crate) fn inbox_add(&mut self, user: String, id: ConflictId, doc: DocKey) {
+        self.inbox_added.push((user, id, doc));
+    }
+
+    pub(crate) fn into_batch(self) -> Batch {
+        let mut events: Vec<(EventId, Vec<u8>)> = self.events.into_iter().collect();
+        events.sort_by_key(|(id, _)| *id);
+        Batch {
+            events,
+            keys: self
+                .keys
+                .into_iter()
+                .flat_map(|(group, keys)| keys.into_iter().map(move |key| (group.clone(), key)))
+                .collect(),
+            nodes: self
+                .nodes
+                .into_iter()
+                .map(|((group, address), node)| (group, address, node))
+                .collect(),
+            doc_events: self
+                .doc_events
+                .into_iter()
+                .flat_map(|(doc, ids)| ids.into_iter().map(move |id| (doc.clone(), id)))
+                .collect(),
+            doc_states: self.doc_states.into_iter().collect(),
+            inbox_removed: self.inbox_removed,
+            inbox_added: self.inbox_added,
+        }
+    }
+}
+
+impl<S: ReadStore + ?Sized> ReadStore for Overlay<'_, S> {
+    type Error = S::Error;
+
+    fn node(&self, group: &str, address: &Path) -> Result<Option<Node>, S::Error> {
+        match self.nodes.get(&(group.to_owned(), address.clone())) {
+            Some(node) => Ok(Some(node.clone())),
+            None => self.base.node(group, address),
+        }
+    }
+
+    fn keys(
+        &self,
+        group: &str,
+        prefix: &Path,
+        after: Option<&Key>,
+        limit: usize,
+    ) -> Result<Vec<Key>, S::Error> {
+        let mut keys = self.base.keys(group, prefix, after, limit)?;
+        if let Some(pending) = self.keys.get(group) {
+            // Pending keys are new, so the two lists never share a key.
+            keys.extend(keys_in(pending, prefix, after, limit));
+            keys.sort_unstable();
+            keys.truncate(limit);
+        }
+        Ok(keys)
+    }
+
+    fn event(&self, id: &EventId) -> Result<Option<Vec<u8>>, S::Error> {
+        match self.events.get(id) {
+            Some(bytes) => Ok(Some(bytes.clone())),
+            None => self.base.event(id),
+        }
+    }
+
+    fn has_event(&self, id: &EventId) -> Result<bool, S::Error> {
+        Ok(self.events.contains_key(id) || self.base.has_event(id)?)
+    }
+
+    fn doc_events(&self, doc: &DocKey) -> Result<Vec<EventId>, S::Error> {
+        let mut ids = self.base.doc_events(doc)?;
+        if let Some(pending) = self.doc_events.get(doc) {
+            ids.extend(pending);
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        Ok(ids)
+    }
+
+    fn doc_state(&self, doc: &DocKey) -> Result<Option<DocState>, S::Error> {
+        match self.doc_states.get(doc) {
+            Some(state) => Ok(Some(state.clone())),
+            None => self.base.doc_state(doc),
+        }
+    }
+
+    fn docs(&self, group: &str, collection: &str) -> Result<Vec<(DocKey, DocState)>, S::Error> {
+        let mut docs: BTreeMap<DocKey, DocState> =
+            self.base.docs(group, collection)?.into_iter().collect();
+        for (key, state) in &self.doc_states {
+            if key.group == group && key.collection == collection {
+                docs.insert(key.clone(), state.clone());
+            }
+        }
+        Ok(docs.into_iter().collect())
+    }
+
+    fn inbox(&self, user: &str) -> Result<Vec<(ConflictId, DocKey)>, S::Error> {
+        let mut inbox: BTreeMap<ConflictId, DocKey> = self.base.inbox(user)?.into_iter().collect();
+        for (removed_user, id) in &self.inbox_removed {
+            if removed_user == user {
+                inbox.remove(id);
+            }
+        }
+        for (added_user, id, doc) in &self.inbox_added {
+            if added_user == user {
+                inbox.insert(*id, doc.clone());
+            }
+        }
+        Ok(inbox.into_iter().collect())
     }
 }

@@ -719,7 +719,7 @@ pub struct Transcript {
 }
 
 /// Runs a whole session between two stores in this process, through encoded frames, and
-/// inserts what each side receives. For tests, simulations, benchmarks and the vectors.
+/// applies what each side receives (tree, documents, inboxes). For tests, simulations, benchmarks and the vectors.
 pub fn reconcile<A: crate::store::Store + ?Sized, B: crate::store::Store + ?Sized>(
     initiator_store: &mut A,
     responder_store: &mut B,
@@ -742,7 +742,7 @@ pub fn reconcile<A: crate::store::Store + ?Sized, B: crate::store::Store + ?Size
         transcript.events_to_responder += events.len();
         transcript.event_bytes_to_responder +=
             events.iter().map(|event| event.bytes.len()).sum::<usize>();
-        crate::tree::insert(responder_store, &events).map_err(store_error)?;
+        crate::replica::apply(responder_store, &events).map_err(store_error)?;
         let response = respond(&*responder_store, groups, &request, config)?;
 
         let bytes = encode_frame(&Frame::Response(response));
@@ -755,7 +755,7 @@ pub fn reconcile<A: crate::store::Store + ?Sized, B: crate::store::Store + ?Size
         transcript.events_to_initiator += events.len();
         transcript.event_bytes_to_initiator +=
             events.iter().map(|event| event.bytes.len()).sum::<usize>();
-        crate::tree::insert(initiator_store, &events).map_err(store_error)?;
+        crate::replica::apply(initiator_store, &events).map_err(store_error)?;
     }
     transcript.rounds = initiator.rounds();
     Ok(transcript)

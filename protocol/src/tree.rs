@@ -18,14 +18,13 @@
 //! and, for a branch, its children's digests, so inserting an event rehashes only the path from
 //! the root to its leaf: O(depth) hashing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
 use crate::event::{EventId, Hlc, VerifiedEvent};
-use crate::store::{keys_in, Batch, ReadStore, Store};
+use crate::store::{Overlay, ReadStore, Store};
 
 /// Most keys in a leaf. A set with more keys is a branch. Normative: it shapes the digests.
 pub const LEAF_EVENTS_MAX: usize = 16;
@@ -523,23 +522,18 @@ pub(crate) fn view<S: ReadStore + ?Sized>(
     }
 }
 
-/// Inserts `events` into `store`: their bytes, their keys, and the tree nodes on their paths,
-/// in one atomic batch. Events the store already holds are skipped. Returns the ids of the
-/// events that were new, in the order given.
+/// Inserts `events` into `store`'s trees and key index, with their bytes, in one atomic batch.
+/// Events the store already holds are skipped. Returns the ids of the events that were new, in
+/// the order given.
+///
+/// This touches only the tree; [`crate::replica::apply`] also updates documents and conflicts,
+/// and is what replicas use.
 pub fn insert<S: Store + ?Sized>(
     store: &mut S,
     events: &[VerifiedEvent],
 ) -> Result<Vec<EventId>, S::Error> {
     let mut overlay = Overlay::new(&*store);
-    let mut inserted = Vec::new();
-    for event in events {
-        if overlay.has_event(&event.id)? {
-            continue;
-        }
-        overlay.events.insert(event.id, event.bytes.clone());
-        insert_key(&mut overlay, &event.event.group, Key::of(event))?;
-        inserted.push(event.id);
-    }
+    let inserted = insert_into(&mut overlay, events)?;
     let batch = overlay.into_batch();
     if !batch.is_empty() {
         store.commit(batch)?;
@@ -547,102 +541,22 @@ pub fn insert<S: Store + ?Sized>(
     Ok(inserted)
 }
 
-/// Pending writes on top of a store, readable as one store, so that the events of one batch see
-/// each other's nodes.
-struct Overlay<'s, S: ReadStore + ?Sized> {
-    base: &'s S,
-    events: HashMap<EventId, Vec<u8>>,
-    keys: BTreeMap<String, BTreeSet<Key>>,
-    nodes: BTreeMap<(String, Path), Node>,
-}
-
-impl<'s, S: ReadStore + ?Sized> Overlay<'s, S> {
-    fn new(base: &'s S) -> Self {
-        Overlay {
-            base,
-            events: HashMap::new(),
-            keys: BTreeMap::new(),
-            nodes: BTreeMap::new(),
+/// Adds `events` to the overlay's pending writes: bytes, keys and tree nodes. Returns the ids of
+/// the new ones.
+pub(crate) fn insert_into<S: ReadStore + ?Sized>(
+    overlay: &mut Overlay<'_, S>,
+    events: &[VerifiedEvent],
+) -> Result<Vec<EventId>, S::Error> {
+    let mut inserted = Vec::new();
+    for event in events {
+        if overlay.has_event(&event.id)? {
+            continue;
         }
+        overlay.events.insert(event.id, event.bytes.clone());
+        insert_key(overlay, &event.event.group, Key::of(event))?;
+        inserted.push(event.id);
     }
-
-    fn put(&mut self, group: &str, address: Path, node: Node) {
-        if let Node::Branch {
-            lcp,
-            children,
-            digest,
-            count,
-        } = &node
-        {
-            assert!(
-                address.is_prefix_of(lcp),
-                "a branch's lcp extends its address"
-            );
-            assert!(
-                *count > LEAF_EVENTS_MAX as u64,
-                "a branch holds more than a leaf"
-            );
-            debug_assert_eq!(*digest, branch_digest(children));
-        }
-        self.nodes.insert((group.to_owned(), address), node);
-    }
-
-    fn into_batch(self) -> Batch {
-        let mut events: Vec<(EventId, Vec<u8>)> = self.events.into_iter().collect();
-        events.sort_by_key(|(id, _)| *id);
-        Batch {
-            events,
-            keys: self
-                .keys
-                .into_iter()
-                .flat_map(|(group, keys)| keys.into_iter().map(move |key| (group.clone(), key)))
-                .collect(),
-            nodes: self
-                .nodes
-                .into_iter()
-                .map(|((group, address), node)| (group, address, node))
-                .collect(),
-        }
-    }
-}
-
-impl<S: ReadStore + ?Sized> ReadStore for Overlay<'_, S> {
-    type Error = S::Error;
-
-    fn node(&self, group: &str, address: &Path) -> Result<Option<Node>, S::Error> {
-        match self.nodes.get(&(group.to_owned(), address.clone())) {
-            Some(node) => Ok(Some(node.clone())),
-            None => self.base.node(group, address),
-        }
-    }
-
-    fn keys(
-        &self,
-        group: &str,
-        prefix: &Path,
-        after: Option<&Key>,
-        limit: usize,
-    ) -> Result<Vec<Key>, S::Error> {
-        let mut keys = self.base.keys(group, prefix, after, limit)?;
-        if let Some(pending) = self.keys.get(group) {
-            // Pending keys are new, so the two lists never share a key.
-            keys.extend(keys_in(pending, prefix, after, limit));
-            keys.sort_unstable();
-            keys.truncate(limit);
-        }
-        Ok(keys)
-    }
-
-    fn event(&self, id: &EventId) -> Result<Option<Vec<u8>>, S::Error> {
-        match self.events.get(id) {
-            Some(bytes) => Ok(Some(bytes.clone())),
-            None => self.base.event(id),
-        }
-    }
-
-    fn has_event(&self, id: &EventId) -> Result<bool, S::Error> {
-        Ok(self.events.contains_key(id) || self.base.has_event(id)?)
-    }
+    Ok(inserted)
 }
 
 fn leaf_of(keys: &[Key]) -> Node {
@@ -661,12 +575,7 @@ fn insert_key<S: ReadStore + ?Sized>(
     group: &str,
     key: Key,
 ) -> Result<(), S::Error> {
-    let fresh = overlay
-        .keys
-        .entry(group.to_owned())
-        .or_default()
-        .insert(key);
-    assert!(fresh, "a key is inserted once");
+    overlay.put_key(group, key);
 
     // Branches passed on the way down, to rehash on the way up.
     let mut ancestors: Vec<(Path, Path, u64, [Option<Digest>; RADIX])> = Vec::new();
@@ -674,7 +583,7 @@ fn insert_key<S: ReadStore + ?Sized>(
     loop {
         match overlay.node(group, &address)? {
             None => {
-                overlay.put(group, address, leaf_of(&[key]));
+                overlay.put_node(group, address, leaf_of(&[key]));
                 break;
             }
             Some(Node::Leaf { count, .. }) => {
@@ -714,9 +623,9 @@ fn insert_key<S: ReadStore + ?Sized>(
                 let mut new_children = [None; RADIX];
                 new_children[usize::from(lcp.nibbles()[split])] = Some(old.digest());
                 new_children[usize::from(key.nibble(split))] = Some(leaf.digest());
-                overlay.put(group, lcp.truncated(split + 1), old);
-                overlay.put(group, Path::of_key(&key, split + 1), leaf);
-                overlay.put(
+                overlay.put_node(group, lcp.truncated(split + 1), old);
+                overlay.put_node(group, Path::of_key(&key, split + 1), leaf);
+                overlay.put_node(
                     group,
                     address,
                     Node::branch(lcp.truncated(split), count + 1, new_children),
@@ -732,7 +641,7 @@ fn insert_key<S: ReadStore + ?Sized>(
             .node(group, &lcp.child(nibble))?
             .expect("the child on the key's path was just written");
         children[usize::from(nibble)] = Some(child.digest());
-        overlay.put(group, address, Node::branch(lcp, count + 1, children));
+        overlay.put_node(group, address, Node::branch(lcp, count + 1, children));
     }
     Ok(())
 }
@@ -746,7 +655,7 @@ fn build<S: ReadStore + ?Sized>(
 ) -> Node {
     if keys.len() <= LEAF_EVENTS_MAX {
         let node = leaf_of(keys);
-        overlay.put(group, address, node.clone());
+        overlay.put_node(group, address, node.clone());
         return node;
     }
     let first = &keys[0];
@@ -770,7 +679,7 @@ fn build<S: ReadStore + ?Sized>(
         start = end;
     }
     let node = Node::branch(lcp, keys.len() as u64, children);
-    overlay.put(group, address, node.clone());
+    overlay.put_node(group, address, node.clone());
     node
 }
 
