@@ -166,31 +166,35 @@ pub fn materialize(events: &[VerifiedEvent]) -> DocState {
     let events: Vec<&VerifiedEvent> = order.iter().map(|index| unique[*index]).collect();
     let count = events.len();
 
-    // Ancestors as bitsets, in replay order: every base event comes earlier.
+    // The document's own DAG, in replay order: every base event comes earlier.
     let position: HashMap<EventId, usize> = events
         .iter()
         .enumerate()
         .map(|(index, event)| (event.id, index))
         .collect();
-    let words = count.div_ceil(64);
-    let mut ancestors = vec![0u64; count * words];
-    for (index, event) in events.iter().enumerate() {
-        for base in &event.event.base {
-            if let Some(&parent) = position.get(base) {
-                assert!(parent < index, "replay order puts a base first");
-                ancestors[index * words + parent / 64] |= 1 << (parent % 64);
-                for word in 0..words {
-                    let inherited = ancestors[parent * words + word];
-                    ancestors[index * words + word] |= inherited;
-                }
-            }
-        }
+    let parents: Vec<Vec<usize>> = events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            let mut parents: Vec<usize> = event
+                .event
+                .base
+                .iter()
+                .filter_map(|base| position.get(base).copied())
+                .collect();
+            parents.sort_unstable();
+            parents.dedup();
+            assert!(
+                parents.iter().all(|parent| *parent < index),
+                "replay order puts a base first"
+            );
+            parents
+        })
+        .collect();
+    let mut has_children = vec![false; count];
+    for parent in parents.iter().flatten() {
+        has_children[*parent] = true;
     }
-    let before = |earlier: usize, later: usize| {
-        ancestors[later * words + earlier / 64] & (1 << (earlier % 64)) != 0
-    };
-    let concurrent =
-        |left: usize, right: usize| left != right && !before(left, right) && !before(right, left);
 
     let slots: Vec<Slot> = events
         .iter()
@@ -206,26 +210,76 @@ pub fn materialize(events: &[VerifiedEvent]) -> DocState {
         })
         .collect();
 
-    // A write is overwritten by a later event's write to the same path or a prefix of it.
-    let live: Vec<bool> = slots
+    // A write is overwritten by a later event's write to the same path or a prefix of it. One
+    // sweep from the newest event back collects, per event, the shortest paths its descendants
+    // write; an event's own writes are judged once all its children have been swept. This costs
+    // O(events × distinct paths), not O(writes²).
+    let mut slots_of: Vec<Vec<usize>> = vec![Vec::new(); count];
+    for (index, slot) in slots.iter().enumerate() {
+        slots_of[slot.event].push(index);
+    }
+    let mut live = vec![false; slots.len()];
+    let mut written_after: Vec<Vec<FieldPath>> = vec![Vec::new(); count];
+    for index in (0..count).rev() {
+        let after = shortest_paths(std::mem::take(&mut written_after[index]));
+        for &slot in &slots_of[index] {
+            live[slot] = !after
+                .iter()
+                .any(|path| path.is_prefix_of_or_equal(&slots[slot].path));
+        }
+        let mut written = after;
+        written.extend(slots_of[index].iter().map(|&slot| slots[slot].path.clone()));
+        let written = shortest_paths(written);
+        for &parent in &parents[index] {
+            written_after[parent].extend(written.iter().cloned());
+        }
+    }
+
+    // Reachability between the events that still carry a live write, as bitsets over those
+    // events only: in a mostly linear history they are few.
+    let carriers: Vec<usize> = {
+        let mut carriers: Vec<usize> = slots
+            .iter()
+            .zip(&live)
+            .filter(|(_, live)| **live)
+            .map(|(slot, _)| slot.event)
+            .collect();
+        carriers.dedup();
+        carriers
+    };
+    let carrier_index: HashMap<usize, usize> = carriers
         .iter()
-        .map(|slot| {
-            !slots.iter().any(|later| {
-                before(slot.event, later.event) && later.path.is_prefix_of_or_equal(&slot.path)
-            })
-        })
+        .enumerate()
+        .map(|(bit, event)| (*event, bit))
         .collect();
+    let words = carriers.len().div_ceil(64);
+    let mut reaches = vec![0u64; count * words];
+    for index in 0..count {
+        for &parent in &parents[index] {
+            for word in 0..words {
+                let inherited = reaches[parent * words + word];
+                reaches[index * words + word] |= inherited;
+            }
+            if let Some(bit) = carrier_index.get(&parent) {
+                reaches[index * words + bit / 64] |= 1 << (bit % 64);
+            }
+        }
+    }
+    let before = |earlier: usize, later: usize| {
+        let bit = carrier_index[&earlier];
+        reaches[later * words + bit / 64] & (1 << (bit % 64)) != 0
+    };
+    let concurrent =
+        |left: usize, right: usize| left != right && !before(left, right) && !before(right, left);
 
     // Conflicting pairs of live writes, joined into components.
+    let live_slots: Vec<usize> = (0..slots.len()).filter(|&index| live[index]).collect();
     let mut components = UnionFind::new(slots.len());
     let mut in_conflict = vec![false; slots.len()];
-    for left in 0..slots.len() {
-        for right in left + 1..slots.len() {
+    for (position, &left) in live_slots.iter().enumerate() {
+        for &right in &live_slots[position + 1..] {
             let (a, b) = (&slots[left], &slots[right]);
-            if !live[left] || !live[right] || !concurrent(a.event, b.event) {
-                continue;
-            }
-            if !a.path.overlaps(&b.path) {
+            if !a.path.overlaps(&b.path) || !concurrent(a.event, b.event) {
                 continue;
             }
             if a.write == Write::Remove && b.write == Write::Remove {
@@ -274,7 +328,7 @@ pub fn materialize(events: &[VerifiedEvent]) -> DocState {
     conflicts.sort_by_key(|conflict| conflict.id);
 
     let mut heads: Vec<EventId> = (0..count)
-        .filter(|&index| !(0..count).any(|later| before(index, later)))
+        .filter(|&index| !has_children[index])
         .map(|index| events[index].id)
         .collect();
     heads.sort();
@@ -506,6 +560,23 @@ fn conflict_of(
         winner: events[winner].id,
         assignees,
     }
+}
+
+/// The paths of `paths` that no other path of it contains, sorted.
+fn shortest_paths(mut paths: Vec<FieldPath>) -> Vec<FieldPath> {
+    paths.sort();
+    paths.dedup();
+    let mut kept: Vec<FieldPath> = Vec::with_capacity(paths.len());
+    for path in paths {
+        // Sorted order puts a path right after the paths that contain it.
+        if !kept
+            .iter()
+            .any(|shorter| shorter.is_prefix_of_or_equal(&path))
+        {
+            kept.push(path);
+        }
+    }
+    kept
 }
 
 fn common_prefix<'a>(mut paths: impl Iterator<Item = &'a FieldPath>) -> FieldPath {
