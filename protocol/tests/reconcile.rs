@@ -277,3 +277,82 @@ fn rounds_grow_with_depth_not_with_differences() {
         "rounds {rounds:?}"
     );
 }
+
+/// A session cut off after a few rounds leaves both replicas consistent, and the next session
+/// finishes the job without sending again what already crossed.
+#[test]
+fn interrupted_session_resumes_without_resending() {
+    use tideline_protocol::replica::apply;
+    use tideline_protocol::sync::{accept, respond, Initiator};
+
+    for cut_after_rounds in 1..6 {
+        let case = Case {
+            seed: 33,
+            groups: 3,
+            common: 3000,
+            only_initiator: 400,
+            only_responder: 400,
+            pattern: Pattern::Uniform,
+            budget: 4_000,
+        };
+        let mut rng = Rng::new(case.seed);
+        let common = make_events(&mut rng, &case, case.common, false);
+        let only_initiator = make_events(&mut rng, &case, case.only_initiator, true);
+        let only_responder = make_events(&mut rng, &case, case.only_responder, true);
+        let mut initiator = MemoryStore::new();
+        let mut responder = MemoryStore::new();
+        apply(&mut initiator, &common).unwrap();
+        apply(&mut responder, &common).unwrap();
+        apply(&mut initiator, &only_initiator).unwrap();
+        apply(&mut responder, &only_responder).unwrap();
+        let groups = Groups::new((0..case.groups).map(group_name)).unwrap();
+        let config = Config {
+            frame_bytes_budget: case.budget,
+        };
+
+        // First session: the connection drops after `cut_after_rounds` requests; the last
+        // response never arrives.
+        let mut session = Initiator::new(groups.clone(), Salt([1; 16]), config);
+        let mut sent_first = 0;
+        let mut received_first = 0;
+        for round in 1..=cut_after_rounds {
+            let Some(request) = session.poll_request(&initiator).unwrap() else {
+                break;
+            };
+            let events = accept(&groups, &request).unwrap();
+            sent_first += apply(&mut responder, &events).unwrap().len();
+            let response = respond(&responder, &groups, &request, config).unwrap();
+            if round == cut_after_rounds {
+                break;
+            }
+            let events = session.handle_response(response).unwrap();
+            received_first += apply(&mut initiator, &events).unwrap().len();
+        }
+        assert!(
+            sent_first + received_first < 800,
+            "the cut leaves work for the next session"
+        );
+
+        // Second session, new salt, from the roots again.
+        let transcript = reconcile(
+            &mut initiator,
+            &mut responder,
+            &groups,
+            Salt([2; 16]),
+            config,
+        )
+        .unwrap();
+        assert_eq!(initiator.events_len(), 3800);
+        assert_eq!(responder.events_len(), 3800);
+        assert_eq!(
+            sent_first + transcript.events_to_responder,
+            400,
+            "cut after {cut_after_rounds}: no event crossed twice to the responder"
+        );
+        assert_eq!(
+            received_first + transcript.events_to_initiator,
+            400,
+            "cut after {cut_after_rounds}: the only events sent again are those of the lost response"
+        );
+    }
+}
