@@ -50,3 +50,9 @@ pub const SHORT_IDS_PER_ITEM_MAX: usize = 64;
 
 /// Most groups in one session.
 pub const GROUPS_PER_SESSION_MAX: usize = 100_000;
+
+/// Longest message in an error frame, in bytes.
+pub const ERROR_MESSAGE_BYTES_MAX: usize = 1024;
+
+/// Most versions an error frame may list.
+pub const ERROR_VERSIONS_MAX: usize = 16;

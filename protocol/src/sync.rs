@@ -719,7 +719,8 @@ pub struct Transcript {
 }
 
 /// Runs a whole session between two stores in this process, through encoded frames, and
-/// applies what each side receives (tree, documents, inboxes). For tests, simulations, benchmarks and the vectors.
+/// applies what each side receives (tree, documents, inboxes). For tests, simulations,
+/// benchmarks and the vectors.
 pub fn reconcile<A: crate::store::Store + ?Sized, B: crate::store::Store + ?Sized>(
     initiator_store: &mut A,
     responder_store: &mut B,

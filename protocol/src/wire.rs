@@ -12,8 +12,8 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{
-    EVENTS_PER_FRAME_MAX, FRAME_BYTES_MAX, GROUPS_PER_SESSION_MAX, ITEMS_PER_FRAME_MAX,
-    SHORT_IDS_PER_ITEM_MAX,
+    ERROR_MESSAGE_BYTES_MAX, ERROR_VERSIONS_MAX, EVENTS_PER_FRAME_MAX, FRAME_BYTES_MAX,
+    GROUPS_PER_SESSION_MAX, ITEMS_PER_FRAME_MAX, SHORT_IDS_PER_ITEM_MAX,
 };
 use crate::tree::{Digest, Key, Path, RADIX};
 
@@ -32,6 +32,8 @@ const CONTEXT_RANGE: &str = "tideline 2026-11 v1 range digest";
 
 static HASHER_FINGERPRINT: LazyLock<blake3::Hasher> =
     LazyLock::new(|| blake3::Hasher::new_derive_key(CONTEXT_FINGERPRINT));
+static HASHER_RANGE: LazyLock<blake3::Hasher> =
+    LazyLock::new(|| blake3::Hasher::new_derive_key(CONTEXT_RANGE));
 
 /// Random bytes the initiator picks for one session. Fingerprints and short ids are keyed with
 /// it, so nobody can prepare two sets whose truncated fingerprints collide.
@@ -89,7 +91,7 @@ pub fn short_id(salt: &Salt, id: &crate::event::EventId) -> ShortId {
 
 /// The digest of a run of group roots: the roots' 32 bytes each, concatenated.
 pub fn range_digest(roots: &[Digest]) -> Digest {
-    let mut hasher = blake3::Hasher::new_derive_key(CONTEXT_RANGE);
+    let mut hasher = HASHER_RANGE.clone();
     for root in roots {
         hasher.update(&root.0);
     }
@@ -357,6 +359,22 @@ pub struct ErrorBody {
     pub versions: Vec<u32>,
 }
 
+impl ErrorBody {
+    /// An error body for `code`, with `message` cut to [`ERROR_MESSAGE_BYTES_MAX`] bytes (at a
+    /// character boundary) and this side's versions.
+    pub fn new(code: ErrorCode, message: &str) -> ErrorBody {
+        let mut end = message.len().min(ERROR_MESSAGE_BYTES_MAX);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        ErrorBody {
+            code,
+            message: message[..end].to_owned(),
+            versions: PROTOCOL_VERSIONS.to_vec(),
+        }
+    }
+}
+
 /// The stable error codes of the spec's error table. On the wire, a `u16` varint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -566,10 +584,79 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, WireError> {
     for item in items {
         item.check()?;
     }
+    if let Frame::Error(error) = &frame {
+        if error.message.len() > ERROR_MESSAGE_BYTES_MAX {
+            return Err(WireError::LimitExceeded {
+                what: "bytes in an error message",
+                max: ERROR_MESSAGE_BYTES_MAX,
+            });
+        }
+        if error.versions.len() > ERROR_VERSIONS_MAX {
+            return Err(WireError::LimitExceeded {
+                what: "versions in an error frame",
+                max: ERROR_VERSIONS_MAX,
+            });
+        }
+    }
     // A canonical frame re-encodes to the same bytes: this rejects overlong varints and any
     // other second spelling of the same frame.
     if encode_frame(&frame) != bytes {
         return Err(WireError::Malformed("not the canonical encoding".into()));
     }
     Ok(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An error frame's strings are bounded like every other input: senders cut the message,
+    /// receivers refuse a longer one.
+    #[test]
+    fn error_frames_are_bounded() {
+        let long = "é".repeat(ERROR_MESSAGE_BYTES_MAX);
+        let body = ErrorBody::new(ErrorCode::Internal, &long);
+        assert!(body.message.len() <= ERROR_MESSAGE_BYTES_MAX);
+        assert!(
+            body.message.len() > ERROR_MESSAGE_BYTES_MAX - 2,
+            "cut at the last boundary"
+        );
+        let bytes = encode_frame(&Frame::Error(body.clone()));
+        assert_eq!(decode_frame(&bytes), Ok(Frame::Error(body)));
+
+        let too_long = ErrorBody {
+            code: ErrorCode::Internal,
+            message: "x".repeat(ERROR_MESSAGE_BYTES_MAX + 1),
+            versions: vec![1],
+        };
+        let bytes = encode_frame(&Frame::Error(too_long));
+        assert!(matches!(
+            decode_frame(&bytes),
+            Err(WireError::LimitExceeded { .. })
+        ));
+
+        let many = ErrorBody {
+            code: ErrorCode::Internal,
+            message: String::new(),
+            versions: vec![1; ERROR_VERSIONS_MAX + 1],
+        };
+        let bytes = encode_frame(&Frame::Error(many));
+        assert!(matches!(
+            decode_frame(&bytes),
+            Err(WireError::LimitExceeded { .. })
+        ));
+    }
+
+    /// The sub-ranges of a group range cover it exactly, in order, at most 16 of them.
+    #[test]
+    fn range_children_partition_the_range() {
+        for (start, end) in [(0, 2), (0, 16), (0, 17), (5, 105), (0, 257), (3, 100_000)] {
+            let children = range_children(start, end);
+            assert!(children.len() <= RADIX);
+            assert_eq!(children.first().unwrap().0, start);
+            assert_eq!(children.last().unwrap().1, end);
+            assert!(children.windows(2).all(|pair| pair[0].1 == pair[1].0));
+            assert!(children.iter().all(|(low, high)| low < high));
+        }
+    }
 }
