@@ -25,6 +25,8 @@ where
     duplicates_are_skipped(&mut new_store());
     keys_scan_in_order_after_and_limited(&mut new_store());
     groups_are_separate(&mut new_store());
+    documents_and_inboxes(&mut new_store());
+    batches_are_atomic_in_effect(&mut new_store());
     for (seed, events, spread_ms) in [
         (1, 1, 1000),
         (2, 16, 1000),
@@ -269,6 +271,191 @@ fn order_and_batching_do_not_matter<S: Store>(
         Tree::new(&*second).root("g").unwrap(),
         "arrival order changes no digest, seed {seed}"
     );
+}
+
+/// Documents, their snapshots, the document index and the inboxes round-trip, and the stored
+/// snapshot equals a full replay.
+fn documents_and_inboxes<S: Store>(store: &mut S)
+where
+    S::Error: Debug,
+{
+    use crate::event::{DocId, Event, FieldPath, Hlc, Op, Patch, ReplicaId};
+    use crate::merge::DocKey;
+    use crate::replica::{apply, replay};
+    use crate::value::Value;
+
+    let make =
+        |creator: &str, target: u8, wall_ms: u64, base: Vec<crate::event::EventId>, op: Op| {
+            Event {
+                group: "g".into(),
+                collection: if target % 2 == 0 {
+                    "even".into()
+                } else {
+                    "odd".into()
+                },
+                target: DocId([target; 16]),
+                timestamp: Hlc {
+                    wall_ms,
+                    counter: 0,
+                },
+                creator: creator.into(),
+                origin: ReplicaId([1; 16]),
+                base,
+                op,
+            }
+            .seal()
+            .expect("valid")
+        };
+    let mut events = Vec::new();
+    for target in 0..6u8 {
+        let created = make(
+            "alice",
+            target,
+            1,
+            Vec::new(),
+            Op::Create(Value::Object(Vec::new())),
+        );
+        let set = |value: i64| {
+            Op::Update(Patch(vec![(
+                FieldPath(vec!["f".into()]),
+                Some(Value::Int(value)),
+            )]))
+        };
+        let left = make("alice", target, 2, vec![created.id], set(1));
+        let right = make("bob", target, 3, vec![created.id], set(2));
+        events.extend([created, left, right]);
+    }
+    apply(store, &events[..7]).unwrap();
+    apply(store, &events[7..]).unwrap();
+    let expected = replay(&events);
+    for (key, state) in &expected {
+        assert_eq!(
+            store.doc_state(key).unwrap().as_ref(),
+            Some(state),
+            "snapshot of {key:?}"
+        );
+        let mut ids: Vec<_> = events
+            .iter()
+            .filter(|event| DocKey::of(&event.event) == *key)
+            .map(|event| event.id)
+            .collect();
+        ids.sort();
+        assert_eq!(
+            store.doc_events(key).unwrap(),
+            ids,
+            "document index of {key:?}"
+        );
+    }
+    let even = store.docs("g", "even").unwrap();
+    assert_eq!(even.len(), 3, "docs lists one collection");
+    assert!(
+        even.windows(2).all(|pair| pair[0].0 < pair[1].0),
+        "docs are ordered by key"
+    );
+    assert!(store.docs("g", "none").unwrap().is_empty());
+    let inbox = store.inbox("alice").unwrap();
+    assert_eq!(
+        inbox.len(),
+        6,
+        "bob's later edit wins each document; alice is asked six times"
+    );
+    assert!(
+        inbox.windows(2).all(|pair| pair[0].0 < pair[1].0),
+        "inbox ordered by conflict id"
+    );
+    assert!(store.inbox("bob").unwrap().is_empty());
+    assert!(store.inbox("nobody").unwrap().is_empty());
+}
+
+/// A batch's writes all show after commit: a second apply sees the first one's documents and
+/// inbox changes (an inbox entry removed and another added in the same batch).
+fn batches_are_atomic_in_effect<S: Store>(store: &mut S)
+where
+    S::Error: Debug,
+{
+    use crate::event::{DocId, Event, FieldPath, Hlc, Op, Patch, ReplicaId};
+    use crate::merge::{resolution, Decision, DocKey};
+    use crate::replica::apply;
+    use crate::value::Value;
+
+    let make = |creator: &str, wall_ms: u64, base: Vec<crate::event::EventId>, op: Op| {
+        Event {
+            group: "g".into(),
+            collection: "c".into(),
+            target: DocId([9; 16]),
+            timestamp: Hlc {
+                wall_ms,
+                counter: 0,
+            },
+            creator: creator.into(),
+            origin: ReplicaId([2; 16]),
+            base,
+            op,
+        }
+        .seal()
+        .expect("valid")
+    };
+    let set = |value: i64| {
+        Op::Update(Patch(vec![(
+            FieldPath(vec!["f".into()]),
+            Some(Value::Int(value)),
+        )]))
+    };
+    let created = make(
+        "alice",
+        1,
+        Vec::new(),
+        Op::Create(Value::Object(Vec::new())),
+    );
+    let left = make("alice", 2, vec![created.id], set(1));
+    let right = make("bob", 3, vec![created.id], set(2));
+    apply(store, &[created.clone(), left, right]).unwrap();
+    let key = DocKey::of(&created.event);
+    let state = store.doc_state(&key).unwrap().unwrap();
+    assert_eq!(store.inbox("alice").unwrap().len(), 1);
+    // Resolve, and in the same batch start a new conflict on another field.
+    let decided = resolution(
+        &key,
+        &state,
+        &state.conflicts[0],
+        Decision::Keep(Value::Int(3)),
+        "bob",
+        ReplicaId([3; 16]),
+        Hlc {
+            wall_ms: 4,
+            counter: 0,
+        },
+    )
+    .seal()
+    .unwrap();
+    let other = make(
+        "carol",
+        5,
+        state.heads.clone(),
+        Op::Update(Patch(vec![(
+            FieldPath(vec!["f".into()]),
+            Some(Value::Int(4)),
+        )])),
+    );
+    apply(store, &[decided, other]).unwrap();
+    let after = store.doc_state(&key).unwrap().unwrap();
+    assert_eq!(
+        after.conflicts.len(),
+        1,
+        "the resolution and carol's edit conflict"
+    );
+    assert_ne!(after.conflicts[0].id, state.conflicts[0].id);
+    assert!(
+        store.inbox("alice").unwrap().is_empty(),
+        "the old entry is gone"
+    );
+    let expected: Vec<_> = after.conflicts[0].assignees.clone();
+    for user in &expected {
+        assert_eq!(
+            store.inbox(user).unwrap(),
+            vec![(after.conflicts[0].id, key.clone())]
+        );
+    }
 }
 
 #[cfg(test)]
