@@ -56,3 +56,12 @@ pub const ERROR_MESSAGE_BYTES_MAX: usize = 1024;
 
 /// Most versions an error frame may list.
 pub const ERROR_VERSIONS_MAX: usize = 16;
+
+/// Work a responder does for one request before it stops consuming items, in store lookups
+/// (one per prefix looked at, one per group root). A request of cheap-to-send but costly items
+/// is answered in parts, like one that fills the frame.
+pub const RESPONDER_LOOKUPS_MAX: usize = 500_000;
+
+/// Most requests an initiator sends in one session before it gives up on a responder that
+/// never lets the walk end.
+pub const ROUNDS_PER_SESSION_MAX: u32 = 100_000;

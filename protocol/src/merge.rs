@@ -451,8 +451,8 @@ fn get_field<'a>(node: &'a Value, segment: &str) -> Option<&'a Value> {
     }
 }
 
-/// The field `segment` of `node`, created (as null) if missing; a non-object `node` becomes an
-/// empty object first.
+/// The field `segment` of `node`, created as an empty object if missing; a non-object `node`
+/// becomes an empty object first.
 fn field_entry<'a>(node: &'a mut Value, segment: &str) -> &'a mut Value {
     if !matches!(node, Value::Object(_)) {
         *node = Value::Object(Vec::new());

@@ -12,10 +12,14 @@
 //! The host owns all I/O: it encodes and sends frames, and inserts the events that arrive into
 //! its store before it asks the state machine for the next frame.
 
+use std::cell::{Cell, RefCell};
 use std::collections::{HashSet, VecDeque};
 
 use crate::event::{EventError, EventId, VerifiedEvent};
-use crate::limits::{FRAME_BYTES_BUDGET, SHORT_IDS_PER_ITEM_MAX};
+use crate::limits::{
+    EVENTS_PER_FRAME_MAX, FRAME_BYTES_BUDGET, FRAME_BYTES_MAX, ITEMS_PER_FRAME_MAX,
+    RESPONDER_LOOKUPS_MAX, ROUNDS_PER_SESSION_MAX, SHORT_IDS_PER_ITEM_MAX,
+};
 use crate::store::ReadStore;
 use crate::tree::{children_bitmap, view, Digest, Key, Path, View, RADIX};
 use crate::wire::{
@@ -37,6 +41,23 @@ pub struct Config {
     /// being added past it once the frame holds at least one; the rest goes in later frames.
     pub frame_bytes_budget: usize,
 }
+
+impl Config {
+    /// The budget in force: at most a quarter of [`FRAME_BYTES_MAX`], so that what one item may
+    /// add past the budget (up to [`SHORT_IDS_PER_ITEM_MAX`] wanted events) still fits a frame.
+    pub fn budget(&self) -> usize {
+        self.frame_bytes_budget.min(FRAME_BYTES_MAX / 4)
+    }
+}
+
+/// Streaming pushes stop this far below [`EVENTS_PER_FRAME_MAX`], leaving room for the events one
+/// `Ids` or `Want` item adds.
+const EVENTS_STREAMED_MAX: usize = EVENTS_PER_FRAME_MAX - SHORT_IDS_PER_ITEM_MAX;
+
+/// A responder stops consuming items when fewer than this many item slots remain: one item
+/// yields at most 16 items plus one `More` per pushed prefix (at most 15 per lcp nibble and 16
+/// children).
+const ITEMS_PER_ITEM_MAX: usize = 16 + 15 * 88 + 16;
 
 impl Default for Config {
     fn default() -> Self {
@@ -91,6 +112,12 @@ pub enum SyncError {
         /// Its message.
         message: String,
     },
+    /// The walk did not end within [`ROUNDS_PER_SESSION_MAX`] requests.
+    #[error("the session did not end after {rounds_max} requests; the responder keeps the walk going, try another server")]
+    TooManyRounds {
+        /// The limit.
+        rounds_max: u32,
+    },
     /// The local store failed.
     #[error("store: {0}")]
     Store(Box<dyn std::error::Error + Send + Sync>),
@@ -107,6 +134,7 @@ impl SyncError {
             SyncError::GroupsMismatch => ErrorCode::GroupsMismatch,
             SyncError::Unexpected(_) => ErrorCode::UnexpectedFrame,
             SyncError::Peer { code, .. } => *code,
+            SyncError::TooManyRounds { .. } => ErrorCode::LimitExceeded,
             SyncError::Store(_) => ErrorCode::Internal,
         }
     }
@@ -148,9 +176,23 @@ struct Walk<'a, S: ReadStore + ?Sized> {
     store: &'a S,
     groups: &'a Groups,
     salt: Salt,
+    /// Store lookups so far: what a responder's work budget counts.
+    lookups: Cell<usize>,
+    /// Group roots looked up so far, by group index: `Root` and `Range` items reuse them.
+    roots: RefCell<Vec<Option<Digest>>>,
 }
 
-impl<S: ReadStore + ?Sized> Walk<'_, S> {
+impl<'a, S: ReadStore + ?Sized> Walk<'a, S> {
+    fn new(store: &'a S, groups: &'a Groups, salt: Salt) -> Self {
+        Walk {
+            store,
+            groups,
+            salt,
+            lookups: Cell::new(0),
+            roots: RefCell::new(vec![None; groups.len()]),
+        }
+    }
+
     fn group_name(&self, index: u32) -> Result<&str, SyncError> {
         self.groups.name(index).ok_or(SyncError::GroupIndex {
             index,
@@ -159,12 +201,24 @@ impl<S: ReadStore + ?Sized> Walk<'_, S> {
     }
 
     fn view(&self, group: u32, prefix: &Path) -> Result<View, SyncError> {
+        self.lookups.set(self.lookups.get() + 1);
         view(self.store, self.group_name(group)?, prefix).map_err(store_error)
     }
 
+    /// The roots of groups `[start, end)`. Hashing them into a range digest costs a lookup per
+    /// root too, cached or not, so the work budget sees it.
     fn roots(&self, start: u32, end: u32) -> Result<Vec<Digest>, SyncError> {
+        self.lookups
+            .set(self.lookups.get() + (end - start) as usize);
         (start..end)
-            .map(|group| Ok(self.view(group, &Path::root())?.digest()))
+            .map(|group| {
+                if let Some(root) = self.roots.borrow().get(group as usize).copied().flatten() {
+                    return Ok(root);
+                }
+                let root = self.view(group, &Path::root())?.digest();
+                self.roots.borrow_mut()[group as usize] = Some(root);
+                Ok(root)
+            })
             .collect()
     }
 
@@ -360,10 +414,14 @@ impl<S: ReadStore + ?Sized> Walk<'_, S> {
             },
             Item::Want { group, prefix, ids } => {
                 let name = self.group_name(*group)?;
+                if ids.is_empty() {
+                    return Ok(());
+                }
                 let keys = self
                     .store
                     .keys(name, prefix, None, WANT_SCAN_KEYS_MAX)
                     .map_err(store_error)?;
+                self.lookups.set(self.lookups.get() + keys.len());
                 let wanted: HashSet<&ShortId> = ids.iter().collect();
                 for key in keys {
                     let id = key.id();
@@ -498,11 +556,7 @@ impl Initiator {
                 "poll_request before the last response was handled",
             ));
         }
-        let walk = Walk {
-            store,
-            groups: &self.groups,
-            salt: self.salt,
-        };
+        let walk = Walk::new(store, &self.groups, self.salt);
         if !self.started {
             self.started = true;
             if !self.groups.is_empty() {
@@ -516,12 +570,12 @@ impl Initiator {
             self.pushes.extend(out.pushes);
         }
 
-        let budget = self.config.frame_bytes_budget;
+        let budget = self.config.budget();
         let mut bytes = 0usize;
         let mut items = Vec::new();
         while let Some(item) = self.queue.front() {
             let len = item_len(item);
-            if !items.is_empty() && bytes + len > budget {
+            if !items.is_empty() && (bytes + len > budget || items.len() == ITEMS_PER_FRAME_MAX) {
                 break;
             }
             bytes += len;
@@ -529,7 +583,8 @@ impl Initiator {
         }
         let mut events = Vec::new();
         while let Some(push) = self.pushes.front_mut() {
-            if bytes >= budget && !(items.is_empty() && events.is_empty()) {
+            let frame_full = bytes >= budget || events.len() == EVENTS_PER_FRAME_MAX;
+            if frame_full && !(items.is_empty() && events.is_empty()) {
                 break;
             }
             match push {
@@ -553,7 +608,9 @@ impl Initiator {
                     for key in &keys {
                         let event = walk.event_bytes(&key.id())?;
                         let len = event_frame_len(&event);
-                        if bytes + len > budget && !(items.is_empty() && events.is_empty()) {
+                        let frame_full =
+                            bytes + len > budget || events.len() == EVENTS_PER_FRAME_MAX;
+                        if frame_full && !(items.is_empty() && events.is_empty()) {
                             stopped = true;
                             break;
                         }
@@ -572,6 +629,11 @@ impl Initiator {
         }
         if items.is_empty() && events.is_empty() {
             return Ok(None);
+        }
+        if self.rounds == ROUNDS_PER_SESSION_MAX {
+            return Err(SyncError::TooManyRounds {
+                rounds_max: ROUNDS_PER_SESSION_MAX,
+            });
         }
         self.rounds += 1;
         self.in_flight = Some(items.clone());
@@ -629,12 +691,8 @@ pub fn respond<S: ReadStore + ?Sized>(
     if request.groups != fingerprint(&request.salt, &groups.digest()) {
         return Err(SyncError::GroupsMismatch);
     }
-    let walk = Walk {
-        store,
-        groups,
-        salt: request.salt,
-    };
-    let budget = config.frame_bytes_budget;
+    let walk = Walk::new(store, groups, request.salt);
+    let budget = config.budget();
     let mut response = Response {
         consumed: 0,
         items: Vec::new(),
@@ -642,7 +700,13 @@ pub fn respond<S: ReadStore + ?Sized>(
     };
     let mut bytes = 0usize;
     for item in &request.items {
-        if response.consumed > 0 && bytes >= budget {
+        // Stop consuming once the frame, its counts or the work budget are spent; the initiator
+        // sends the rest again. The first item is always handled, so every round progresses.
+        let spent = bytes >= budget
+            || walk.lookups.get() >= RESPONDER_LOOKUPS_MAX
+            || response.items.len() + ITEMS_PER_ITEM_MAX > ITEMS_PER_FRAME_MAX
+            || response.events.len() >= EVENTS_STREAMED_MAX;
+        if response.consumed > 0 && spent {
             break;
         }
         let mut out = Output::default();
@@ -671,7 +735,9 @@ pub fn respond<S: ReadStore + ?Sized>(
                         for key in &keys {
                             let event = walk.event_bytes(&key.id())?;
                             let len = event_frame_len(&event);
-                            if bytes + len > budget && !response.events.is_empty() {
+                            let frame_full = bytes + len > budget
+                                || response.events.len() >= EVENTS_STREAMED_MAX;
+                            if frame_full && !response.events.is_empty() {
                                 let more = Item::More {
                                     group,
                                     prefix: prefix.clone(),

@@ -12,8 +12,8 @@ use std::sync::LazyLock;
 use serde::{Deserialize, Serialize};
 
 use crate::limits::{
-    ERROR_MESSAGE_BYTES_MAX, ERROR_VERSIONS_MAX, EVENTS_PER_FRAME_MAX, FRAME_BYTES_MAX,
-    GROUPS_PER_SESSION_MAX, ITEMS_PER_FRAME_MAX, SHORT_IDS_PER_ITEM_MAX,
+    ERROR_MESSAGE_BYTES_MAX, ERROR_VERSIONS_MAX, FRAME_BYTES_MAX, GROUPS_PER_SESSION_MAX,
+    SHORT_IDS_PER_ITEM_MAX,
 };
 use crate::tree::{Digest, Key, Path, RADIX};
 
@@ -102,11 +102,12 @@ pub fn range_digest(roots: &[Digest]) -> Digest {
 /// `[start + i·step, min(start + (i+1)·step, end))` for each `i` that starts before `end`.
 pub fn range_children(start: u32, end: u32) -> Vec<(u32, u32)> {
     assert!(end > start);
-    let len = end - start;
-    let step = len.div_ceil(RADIX as u32);
+    // In u64: `low + step` may pass u32::MAX for a range that ends near it.
+    let (start, end) = (u64::from(start), u64::from(end));
+    let step = (end - start).div_ceil(RADIX as u64);
     (start..end)
         .step_by(step as usize)
-        .map(|low| (low, (low + step).min(end)))
+        .map(|low| (low as u32, (low + step).min(end) as u32))
         .collect()
 }
 
@@ -195,8 +196,10 @@ pub struct Request {
     /// check, every round, that both sides index the same groups.
     pub groups: Fingerprint,
     /// The walk's items.
+    #[serde(deserialize_with = "bounded::items")]
     pub items: Vec<Item>,
     /// Events for the responder, each in its canonical encoding.
+    #[serde(deserialize_with = "bounded::events")]
     pub events: Vec<Vec<u8>>,
 }
 
@@ -207,8 +210,10 @@ pub struct Response {
     /// sends the others again.
     pub consumed: u32,
     /// The walk's items.
+    #[serde(deserialize_with = "bounded::items")]
     pub items: Vec<Item>,
     /// Events for the initiator, each in its canonical encoding.
+    #[serde(deserialize_with = "bounded::events")]
     pub events: Vec<Vec<u8>>,
 }
 
@@ -228,6 +233,7 @@ pub enum Item {
         /// One past the last group index.
         end: u32,
         /// One fingerprint per sub-range, in order.
+        #[serde(deserialize_with = "bounded::fingerprints")]
         fingerprints: Vec<Fingerprint>,
     },
     /// The sender holds more than a leaf under `lcp[..prefix_len]`: its events there all share
@@ -242,6 +248,7 @@ pub enum Item {
         /// Bit `c` set when child `lcp ‖ c` is not empty; at least two bits.
         children: u16,
         /// The fingerprints of the non-empty children in nibble order.
+        #[serde(deserialize_with = "bounded::fingerprints")]
         fingerprints: Vec<Fingerprint>,
     },
     /// Every event the sender holds under `prefix`, by short id, in key order.
@@ -251,6 +258,7 @@ pub enum Item {
         /// The prefix.
         prefix: Path,
         /// Short ids, at most [`SHORT_IDS_PER_ITEM_MAX`].
+        #[serde(deserialize_with = "bounded::short_ids")]
         ids: Vec<ShortId>,
     },
     /// Send me the events under `prefix` with these short ids.
@@ -260,6 +268,7 @@ pub enum Item {
         /// The prefix.
         prefix: Path,
         /// Short ids, at most [`SHORT_IDS_PER_ITEM_MAX`].
+        #[serde(deserialize_with = "bounded::short_ids")]
         ids: Vec<ShortId>,
     },
     /// Send me every event under `prefix` whose key is greater than `after`: I have none there.
@@ -278,7 +287,8 @@ pub enum Item {
         group: u32,
         /// The prefix.
         prefix: Path,
-        /// The last key sent, or none when nothing under the prefix was sent yet.
+        /// Where to resume: the last key sent, or, when nothing under the prefix fitted, the
+        /// `after` of the `Need` being answered (none for a fresh prefix).
         after: Option<Key>,
     },
 }
@@ -348,6 +358,99 @@ impl Item {
     }
 }
 
+/// Sequences from outside whose length is checked before their elements are decoded, so a
+/// frame of millions of tiny elements is refused before it allocates for them.
+mod bounded {
+    use std::cell::Cell;
+    use std::marker::PhantomData;
+
+    use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
+
+    use super::{Fingerprint, Item, ShortId, RADIX};
+    use crate::limits::{EVENTS_PER_FRAME_MAX, ITEMS_PER_FRAME_MAX, SHORT_IDS_PER_ITEM_MAX};
+
+    thread_local! {
+        /// The limit a decode ran into. postcard keeps no message of custom errors, so the
+        /// bounded visitor leaves the limit here for `decode_frame` to report.
+        pub(super) static LIMIT_HIT: Cell<Option<(&'static str, usize)>> = const { Cell::new(None) };
+    }
+
+    pub(super) fn items<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Item>, D::Error> {
+        seq(deserializer, "items in one frame", ITEMS_PER_FRAME_MAX)
+    }
+
+    pub(super) fn events<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Vec<u8>>, D::Error> {
+        seq(deserializer, "events in one frame", EVENTS_PER_FRAME_MAX)
+    }
+
+    pub(super) fn short_ids<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<ShortId>, D::Error> {
+        seq(
+            deserializer,
+            "short ids in one item",
+            SHORT_IDS_PER_ITEM_MAX,
+        )
+    }
+
+    pub(super) fn fingerprints<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Fingerprint>, D::Error> {
+        seq(deserializer, "fingerprints in one item", RADIX)
+    }
+
+    fn seq<'de, D, T>(deserializer: D, what: &'static str, max: usize) -> Result<Vec<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: Deserialize<'de>,
+    {
+        struct Bounded<T> {
+            what: &'static str,
+            max: usize,
+            element: PhantomData<T>,
+        }
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Bounded<T> {
+            type Value = Vec<T>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "at most {} {}", self.max, self.what)
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<T>, A::Error> {
+                let hint = seq.size_hint().unwrap_or(0);
+                if hint > self.max {
+                    LIMIT_HIT.set(Some((self.what, self.max)));
+                    return Err(A::Error::custom(format!(
+                        "more than {} {}",
+                        self.max, self.what
+                    )));
+                }
+                let mut out = Vec::with_capacity(hint.min(4096));
+                while let Some(element) = seq.next_element()? {
+                    if out.len() == self.max {
+                        LIMIT_HIT.set(Some((self.what, self.max)));
+                        return Err(A::Error::custom(format!(
+                            "more than {} {}",
+                            self.max, self.what
+                        )));
+                    }
+                    out.push(element);
+                }
+                Ok(out)
+            }
+        }
+
+        deserializer.deserialize_seq(Bounded {
+            what,
+            max,
+            element: PhantomData,
+        })
+    }
+}
+
 /// Why a session ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
@@ -391,7 +494,8 @@ pub enum ErrorCode {
     LimitExceeded,
     /// An event does not decode, is not canonical, or breaks a rule of the event model.
     InvalidEvent,
-    /// An item or event names a group outside the session.
+    /// An event belongs to a group outside the session. (An item naming a group index outside
+    /// the session is a `MalformedFrame`.)
     GroupForbidden,
     /// A frame came that the receiver's role does not expect here.
     UnexpectedFrame,
@@ -540,7 +644,24 @@ pub fn item_len(item: &Item) -> usize {
     postcard::experimental::serialized_size(item).expect("items encode")
 }
 
-/// Decodes a frame and checks every limit that does not depend on the session.
+fn check_error_body(body: &ErrorBody) -> Result<(), WireError> {
+    if body.message.len() > ERROR_MESSAGE_BYTES_MAX {
+        return Err(WireError::LimitExceeded {
+            what: "bytes in an error message",
+            max: ERROR_MESSAGE_BYTES_MAX,
+        });
+    }
+    if body.versions.len() > ERROR_VERSIONS_MAX {
+        return Err(WireError::LimitExceeded {
+            what: "versions in an error frame",
+            max: ERROR_VERSIONS_MAX,
+        });
+    }
+    Ok(())
+}
+
+/// Decodes a frame and checks every limit that does not depend on the session. Counts are
+/// checked before the elements they count are decoded.
 pub fn decode_frame(bytes: &[u8]) -> Result<Frame, WireError> {
     if bytes.len() > FRAME_BYTES_MAX {
         return Err(WireError::FrameTooLarge {
@@ -551,52 +672,39 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, WireError> {
     let (version, rest): (u32, &[u8]) = postcard::take_from_bytes(bytes)
         .map_err(|error| WireError::Malformed(format!("no version: {error}")))?;
     if !PROTOCOL_VERSIONS.contains(&version) {
+        // Error frames keep this layout in every version, so a refusal from a peer that speaks
+        // another version can still be read.
+        if let Ok((Frame::Error(body), [])) = postcard::take_from_bytes::<Frame>(rest) {
+            check_error_body(&body)?;
+            return Ok(Frame::Error(body));
+        }
         return Err(WireError::UnsupportedVersion {
             version,
             supported: PROTOCOL_VERSIONS.to_vec(),
         });
     }
+    bounded::LIMIT_HIT.set(None);
     let (frame, rest): (Frame, &[u8]) =
-        postcard::take_from_bytes(rest).map_err(|error| WireError::Malformed(error.to_string()))?;
+        postcard::take_from_bytes(rest).map_err(|error| match bounded::LIMIT_HIT.take() {
+            Some((what, max)) => WireError::LimitExceeded { what, max },
+            None => WireError::Malformed(error.to_string()),
+        })?;
     if !rest.is_empty() {
         return Err(WireError::Malformed(format!(
             "{} bytes after the frame",
             rest.len()
         )));
     }
-    let (items, events) = match &frame {
-        Frame::Request(request) => (&request.items[..], &request.events[..]),
-        Frame::Response(response) => (&response.items[..], &response.events[..]),
-        Frame::Error(_) => (&[][..], &[][..]),
+    let items = match &frame {
+        Frame::Request(request) => &request.items[..],
+        Frame::Response(response) => &response.items[..],
+        Frame::Error(body) => {
+            check_error_body(body)?;
+            &[][..]
+        }
     };
-    if items.len() > ITEMS_PER_FRAME_MAX {
-        return Err(WireError::LimitExceeded {
-            what: "items in one frame",
-            max: ITEMS_PER_FRAME_MAX,
-        });
-    }
-    if events.len() > EVENTS_PER_FRAME_MAX {
-        return Err(WireError::LimitExceeded {
-            what: "events in one frame",
-            max: EVENTS_PER_FRAME_MAX,
-        });
-    }
     for item in items {
         item.check()?;
-    }
-    if let Frame::Error(error) = &frame {
-        if error.message.len() > ERROR_MESSAGE_BYTES_MAX {
-            return Err(WireError::LimitExceeded {
-                what: "bytes in an error message",
-                max: ERROR_MESSAGE_BYTES_MAX,
-            });
-        }
-        if error.versions.len() > ERROR_VERSIONS_MAX {
-            return Err(WireError::LimitExceeded {
-                what: "versions in an error frame",
-                max: ERROR_VERSIONS_MAX,
-            });
-        }
     }
     // A canonical frame re-encodes to the same bytes: this rejects overlong varints and any
     // other second spelling of the same frame.
@@ -650,7 +758,16 @@ mod tests {
     /// The sub-ranges of a group range cover it exactly, in order, at most 16 of them.
     #[test]
     fn range_children_partition_the_range() {
-        for (start, end) in [(0, 2), (0, 16), (0, 17), (5, 105), (0, 257), (3, 100_000)] {
+        for (start, end) in [
+            (0, 2),
+            (0, 16),
+            (0, 17),
+            (5, 105),
+            (0, 257),
+            (3, 100_000),
+            (0, u32::MAX),
+            (u32::MAX - 20, u32::MAX),
+        ] {
             let children = range_children(start, end);
             assert!(children.len() <= RADIX);
             assert_eq!(children.first().unwrap().0, start);
