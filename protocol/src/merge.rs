@@ -213,7 +213,7 @@ pub fn materialize(events: &[VerifiedEvent]) -> DocState {
     // A write is overwritten by a later event's write to the same path or a prefix of it. One
     // sweep from the newest event back collects, per event, the shortest paths its descendants
     // write; an event's own writes are judged once all its children have been swept. This costs
-    // O(events × distinct paths), not O(writes²).
+    // O(events × distinct paths × log), not O(writes²).
     let mut slots_of: Vec<Vec<usize>> = vec![Vec::new(); count];
     for (index, slot) in slots.iter().enumerate() {
         slots_of[slot.event].push(index);
@@ -568,10 +568,11 @@ fn shortest_paths(mut paths: Vec<FieldPath>) -> Vec<FieldPath> {
     paths.dedup();
     let mut kept: Vec<FieldPath> = Vec::with_capacity(paths.len());
     for path in paths {
-        // Sorted order puts a path right after the paths that contain it.
+        // Sorted order puts every path that a kept path contains right after it, so only the
+        // last kept path can contain this one: one comparison, not a scan of `kept`.
         if !kept
-            .iter()
-            .any(|shorter| shorter.is_prefix_of_or_equal(&path))
+            .last()
+            .is_some_and(|shorter| shorter.is_prefix_of_or_equal(&path))
         {
             kept.push(path);
         }

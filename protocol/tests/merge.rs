@@ -565,3 +565,26 @@ proptest! {
         prop_assert_eq!(store.all_docs(), &after);
     }
 }
+
+/// A map-like document whose every update sets a new field keeps all of them: the liveness
+/// sweep must not drop a write when many distinct paths are written after it.
+#[test]
+fn many_distinct_fields_all_stay_live() {
+    let mut events = vec![create("alice", 1)];
+    for index in 0..600u64 {
+        let last = events.last().unwrap().clone();
+        let name = format!("f{index}");
+        events.push(update(
+            "alice",
+            2 + index,
+            &[&last],
+            &[(&[name.as_str()], Some(Value::Int(index as i64)))],
+        ));
+    }
+    let state = materialize(&events);
+    assert!(state.conflicts.is_empty());
+    let Some(Value::Object(fields)) = state.value else {
+        panic!("document exists")
+    };
+    assert_eq!(fields.len(), 2 + 600, "name, address and every f*");
+}

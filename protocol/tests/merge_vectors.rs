@@ -67,6 +67,24 @@ fn generating_twice_gives_the_same_file() {
 }
 
 #[test]
+fn the_file_is_what_the_generator_writes() {
+    // Guards against a generator edited without blessing: the file would still pass its own
+    // checks while no longer holding the cases the generator describes.
+    if blessing() {
+        return;
+    }
+    let path = vectors_dir().join(FILE);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", path.display()));
+    assert!(
+        text == render(&generate()),
+        "{} is not what the generator writes; regenerate it with \
+         TIDELINE_BLESS=1 cargo test -p tideline-protocol --test merge_vectors",
+        path.display()
+    );
+}
+
+#[test]
 fn reference_agrees_with_materialize_on_the_vectors() {
     // Guards against the spec chapter and the code disagreeing on a case the vectors pin.
     for scenario in scenarios() {
