@@ -13,6 +13,8 @@
 //! - [`merge`]: replaying a document's events into its state and its conflicts.
 //! - [`replica`]: applying events to a stored replica: tree, documents and inboxes together.
 //! - [`sim`]: seeded generators of events, for tests, simulations and benchmarks.
+//! - [`simulation`]: the server's request handling, and a seeded simulation of a server and
+//!   many replicas over a faulty network that checks the protocol's promises.
 //! - [`conformance`]: the tests every [`store::Store`] implementation must pass.
 
 pub mod conformance;
@@ -21,6 +23,7 @@ pub mod limits;
 pub mod merge;
 pub mod replica;
 pub mod sim;
+pub mod simulation;
 pub mod store;
 pub mod sync;
 pub mod tree;

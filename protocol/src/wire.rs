@@ -674,9 +674,16 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, WireError> {
     if !PROTOCOL_VERSIONS.contains(&version) {
         // Error frames keep this layout in every version, so a refusal from a peer that speaks
         // another version can still be read.
+        // Only its canonical encoding counts, as in our own version (§7.4 step 6): postcard
+        // also reads overlong varints, and a second spelling of the version or of the code
+        // would let the same refusal travel as different bytes.
         if let Ok((Frame::Error(body), [])) = postcard::take_from_bytes::<Frame>(rest) {
             check_error_body(&body)?;
-            return Ok(Frame::Error(body));
+            let frame = Frame::Error(body);
+            let canonical = postcard::to_allocvec(&version).expect("a u32 encodes");
+            if postcard::to_extend(&frame, canonical).expect("frames encode") == bytes {
+                return Ok(frame);
+            }
         }
         return Err(WireError::UnsupportedVersion {
             version,
@@ -717,6 +724,31 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, WireError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An error frame of another version is read (chapter 11), but only in its canonical
+    /// encoding: found by the `frame_decode` fuzz target, which decoded
+    /// `fc 00 02 e4 dd 00 01 00 00` (version 124 and code 12004, both as overlong varints).
+    #[test]
+    fn error_frames_of_other_versions_must_be_canonical() {
+        let canonical = [0x7c, 0x02, 0xe4, 0x5d, 0x01, 0x00, 0x00];
+        let Ok(Frame::Error(body)) = decode_frame(&canonical) else {
+            panic!("a canonical error frame of version 124 is read");
+        };
+        assert_eq!(body.code, ErrorCode::Unknown(12004));
+        for overlong in [
+            &[0xfc, 0x00, 0x02, 0xe4, 0xdd, 0x00, 0x01, 0x00, 0x00][..],
+            &[0xfc, 0x00, 0x02, 0xe4, 0x5d, 0x01, 0x00, 0x00][..],
+            &[0x7c, 0x02, 0xe4, 0xdd, 0x00, 0x01, 0x00, 0x00][..],
+        ] {
+            assert!(
+                matches!(
+                    decode_frame(overlong),
+                    Err(WireError::UnsupportedVersion { version: 124, .. })
+                ),
+                "{overlong:02x?}"
+            );
+        }
+    }
 
     /// An error frame's strings are bounded like every other input: senders cut the message,
     /// receivers refuse a longer one.

@@ -1,0 +1,4 @@
+//! Fuzz target `request_handle`: see `tideline_fuzz::request_handle` for what it checks.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tideline_fuzz::request_handle(data));
