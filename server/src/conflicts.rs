@@ -1,0 +1,151 @@
+//! `GET /v1/conflicts`: the conflicts the server's own merge assigned to the token's user, in the
+//! groups the token covers, as JSON.
+//!
+//! Each conflict is an object:
+//!
+//! ```json
+//! {"id": "<hex>", "group": "g1", "collection": "notes", "target": "<doc id hex>",
+//!  "kind": "field" | "remove" | "create", "path": ["address", "city"],
+//!  "provisional": <json> | null, "winner": "<event id hex>", "assignees": ["alice"],
+//!  "competing": [{"event": "<hex>", "creator": "bob", "wall_ms": 1700000000000,
+//!                 "writes": [{"path": [...], "op": "set", "value": <json>}
+//!                           | {"path": [...], "op": "delete"}
+//!                           | {"path": [...], "op": "remove"}]}]}
+//! ```
+
+use serde_json::{json, Value as Json};
+use tideline_protocol::merge::{Conflict, ConflictKind, DocKey, Write};
+use tideline_protocol::store::ReadStore;
+
+use crate::auth::Identity;
+
+/// The user's conflicts in the token's groups, ordered by conflict id. An inbox entry whose
+/// document no longer holds the conflict (it was resolved in the meantime) is skipped.
+pub(crate) fn conflicts_json<S: ReadStore + ?Sized>(
+    store: &S,
+    identity: &Identity,
+) -> Result<Json, S::Error> {
+    let mut conflicts = Vec::new();
+    for (id, doc) in store.inbox(&identity.user)? {
+        if identity.groups.index_of(&doc.group).is_none() {
+            continue;
+        }
+        let Some(state) = store.doc_state(&doc)? else {
+            continue;
+        };
+        if let Some(conflict) = state.conflicts.iter().find(|conflict| conflict.id == id) {
+            conflicts.push(conflict_json(&doc, conflict));
+        }
+    }
+    Ok(Json::Array(conflicts))
+}
+
+fn conflict_json(doc: &DocKey, conflict: &Conflict) -> Json {
+    let kind = match conflict.kind {
+        ConflictKind::Field => "field",
+        ConflictKind::Remove => "remove",
+        ConflictKind::Create => "create",
+    };
+    let competing: Vec<Json> = conflict
+        .competing
+        .iter()
+        .map(|competitor| {
+            let writes: Vec<Json> = competitor
+                .writes
+                .iter()
+                .map(|(path, write)| match write {
+                    Write::Set(value) => {
+                        json!({"path": path.0, "op": "set", "value": Json::from(value)})
+                    }
+                    Write::Delete => json!({"path": path.0, "op": "delete"}),
+                    Write::Remove => json!({"path": path.0, "op": "remove"}),
+                })
+                .collect();
+            json!({
+                "event": competitor.event.to_string(),
+                "creator": competitor.creator,
+                "wall_ms": competitor.timestamp.wall_ms,
+                "writes": writes,
+            })
+        })
+        .collect();
+    json!({
+        "id": conflict.id.to_string(),
+        "group": doc.group,
+        "collection": doc.collection,
+        "target": doc.target.to_string(),
+        "kind": kind,
+        "path": conflict.path.0,
+        "provisional": conflict.provisional.as_ref().map(Json::from),
+        "winner": conflict.winner.to_string(),
+        "assignees": conflict.assignees,
+        "competing": competing,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tideline_protocol::event::{DocId, Event, Hlc, Op, ReplicaId};
+    use tideline_protocol::replica;
+    use tideline_protocol::store::MemoryStore;
+    use tideline_protocol::value::Value;
+    use tideline_protocol::wire::Groups;
+
+    fn create(creator: &str, wall_ms: u64, text: &str) -> Event {
+        Event {
+            group: "g1".into(),
+            collection: "notes".into(),
+            target: DocId([1; 16]),
+            timestamp: Hlc {
+                wall_ms,
+                counter: 0,
+            },
+            creator: creator.into(),
+            origin: ReplicaId([2; 16]),
+            base: Vec::new(),
+            op: Op::Create(Value::Object(vec![(
+                "title".into(),
+                Value::String(text.into()),
+            )])),
+        }
+    }
+
+    #[test]
+    fn conflicts_are_listed_for_their_assignees_only_in_their_groups() {
+        // Guards against listing a conflict to someone who was not asked, or from a group the
+        // token does not cover.
+        let mut store = MemoryStore::new();
+        let events = [
+            create("alice", 1_000, "a").seal().unwrap(),
+            create("bob", 2_000, "b").seal().unwrap(),
+        ];
+        replica::apply(&mut store, &events).unwrap();
+        let mut listed = Vec::new();
+        for user in ["alice", "bob"] {
+            let identity = Identity {
+                user: user.into(),
+                groups: Groups::new(["g1"]).unwrap(),
+            };
+            let Json::Array(conflicts) = conflicts_json(&store, &identity).unwrap() else {
+                panic!("an array");
+            };
+            listed.extend(conflicts);
+        }
+        assert_eq!(
+            listed.len(),
+            1,
+            "one conflict, asked of the loser: {listed:?}"
+        );
+        let conflict = &listed[0];
+        assert_eq!(conflict["kind"], "create");
+        assert_eq!(conflict["group"], "g1");
+        assert_eq!(conflict["competing"].as_array().unwrap().len(), 2);
+        let assignee = conflict["assignees"][0].as_str().unwrap().to_owned();
+        let outside = Identity {
+            user: assignee,
+            groups: Groups::new(["g2"]).unwrap(),
+        };
+        assert_eq!(conflicts_json(&store, &outside).unwrap(), json!([]));
+    }
+}

@@ -1,0 +1,189 @@
+//! The one place where a failed request becomes a response: an HTTP status, an Error frame
+//! (`wire::ErrorBody`) as the body, and the code's name in `X-Tideline-Error`.
+//!
+//! Messages tell the client what happened and what to do. Internal failures are logged here in
+//! full and answered with a fixed message, so that nothing about the server's insides leaks.
+
+use bytes::Bytes;
+use hyper::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::{Response, StatusCode};
+use tideline_protocol::sync::SyncError;
+use tideline_protocol::wire::{encode_frame, ErrorBody, ErrorCode, Frame, WireError};
+
+use crate::auth::AuthError;
+use crate::metrics::Metrics;
+use crate::routes::{full, Body, FRAME_CONTENT_TYPE};
+
+/// The header that names the error code, so a client can branch without decoding the body.
+pub(crate) const ERROR_HEADER: &str = "x-tideline-error";
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// The token is missing or refused.
+    #[error(transparent)]
+    Unauthorized(#[from] AuthError),
+    /// The body is larger than the server's limit.
+    #[error(
+        "the request body is {} bytes, over the limit of {bytes_max}; send fewer items or events \
+         per request",
+        bytes.map_or_else(|| "more than that".to_owned(), |bytes| bytes.to_string())
+    )]
+    FrameTooLarge {
+        /// The body's size, when the client declared it.
+        bytes: Option<u64>,
+        /// The server's limit.
+        bytes_max: usize,
+    },
+    /// The body ended before its declared length, or the connection broke while reading it.
+    #[error("the request body could not be read to its end; send the whole frame again")]
+    BodyIncomplete,
+    /// The body did not arrive within the server's body read timeout.
+    #[error(
+        "the request body did not arrive within {0} ms; send the frame at once, or ask the \
+         operator for a longer body_read_timeout_ms on a slow link"
+    )]
+    BodyTimeout(u64),
+    /// The frame does not decode or breaks a limit.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    /// The frame decodes but is not a request.
+    #[error("the body is a {0} frame, but POST /v1/sync takes a Request frame")]
+    NotARequest(&'static str),
+    /// The walk or the events break a rule of the session.
+    #[error(transparent)]
+    Sync(SyncError),
+    /// An event's creator is not the token's user.
+    #[error(
+        "event {index} of the request has creator `{creator}`, but your token is for `{user}`; \
+         write events as the user your token names"
+    )]
+    ForgedCreator {
+        /// Its position in the frame.
+        index: usize,
+        /// The creator it claims.
+        creator: String,
+        /// The token's user.
+        user: String,
+    },
+    /// An event's timestamp is too far ahead of the server's clock.
+    #[error(
+        "event {index} of the request is timestamped {wall_ms} ms, more than {max_skew_ms} ms \
+         ahead of the server's clock ({now_ms} ms); fix the client's clock and write the event \
+         again"
+    )]
+    TimestampInFuture {
+        /// Its position in the frame.
+        index: usize,
+        /// Its wall clock.
+        wall_ms: u64,
+        /// The server's clock.
+        now_ms: u64,
+        /// The tolerated skew.
+        max_skew_ms: u64,
+    },
+    /// No endpoint at this path.
+    #[error("there is no endpoint at this path; see the server's documentation for the endpoints")]
+    NotFound,
+    /// The endpoint exists but not with this method.
+    #[error("this endpoint does not take {0}; use {1}")]
+    MethodNotAllowed(String, &'static str),
+    /// Something failed on the server's side. The detail is logged, never sent.
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The protocol's code for this error, when it has one.
+    fn code(&self) -> Option<ErrorCode> {
+        Some(match self {
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::FrameTooLarge { .. } => ErrorCode::FrameTooLarge,
+            ApiError::BodyIncomplete => ErrorCode::MalformedFrame,
+            ApiError::Wire(error) => error.code(),
+            ApiError::NotARequest(_) => ErrorCode::UnexpectedFrame,
+            ApiError::Sync(error) => error.code(),
+            ApiError::ForgedCreator { .. } => ErrorCode::ForgedCreator,
+            ApiError::TimestampInFuture { .. } => ErrorCode::TimestampInFuture,
+            ApiError::Internal(_) => ErrorCode::Internal,
+            ApiError::NotFound | ApiError::MethodNotAllowed(..) | ApiError::BodyTimeout(_) => {
+                return None
+            }
+        })
+    }
+
+    /// The response for this error; counts it in `tideline_rejected_requests_total`.
+    pub(crate) fn into_response(self, metrics: &Metrics, endpoint: &'static str) -> Response<Body> {
+        let code = match self.code() {
+            Some(code) => code,
+            None => {
+                let status = match self {
+                    ApiError::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
+                    ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+                    _ => StatusCode::NOT_FOUND,
+                };
+                return plain(status, self.to_string());
+            }
+        };
+        let status = status_of(code);
+        let message = match &self {
+            ApiError::Internal(detail) => {
+                tracing::error!(endpoint, detail = %detail, "request failed inside the server");
+                "the server failed to handle the request; retry later, and tell the operator if \
+                 it keeps failing"
+                    .to_owned()
+            }
+            // A store error inside the walk is the server's failure too.
+            ApiError::Sync(error @ SyncError::Store(_)) => {
+                tracing::error!(endpoint, error = %error, "store failed during a sync");
+                "the server failed to read its store; retry later, and tell the operator if it \
+                 keeps failing"
+                    .to_owned()
+            }
+            error => {
+                tracing::debug!(endpoint, code = code.name(), error = %error, "request rejected");
+                error.to_string()
+            }
+        };
+        metrics.rejected(code.name());
+        let body = encode_frame(&Frame::Error(ErrorBody::new(code, &message)));
+        metrics.bytes_sent(body.len());
+        let mut response = Response::new(full(Bytes::from(body)));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(FRAME_CONTENT_TYPE));
+        headers.insert(ERROR_HEADER, HeaderValue::from_static(code.name()));
+        if code == ErrorCode::Unauthorized {
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+/// The HTTP status of each error code, as the HTTP design's table gives it.
+fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::GroupForbidden | ErrorCode::ForgedCreator => StatusCode::FORBIDDEN,
+        ErrorCode::FrameTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::MalformedFrame
+        | ErrorCode::UnsupportedVersion
+        | ErrorCode::GroupsMismatch
+        | ErrorCode::LimitExceeded
+        | ErrorCode::InvalidEvent
+        | ErrorCode::UnexpectedFrame
+        | ErrorCode::TimestampInFuture => StatusCode::BAD_REQUEST,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A plain-text response, for HTTP-level answers that are not protocol errors.
+pub(crate) fn plain(status: StatusCode, text: String) -> Response<Body> {
+    let mut response = Response::new(full(Bytes::from(text)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}

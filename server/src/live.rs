@@ -1,0 +1,169 @@
+//! The live stream behind `GET /v1/live`: every event that becomes durable, pushed to each
+//! stream whose token covers its group.
+//!
+//! The writer publishes each committed batch on a broadcast channel. Each stream has a task
+//! that filters batches to its token's groups and writes them as records, `u32` big-endian
+//! length then the frame's bytes, each frame a `Response { consumed: 0, items: [], events }`.
+//! A stream that falls behind the broadcast's buffer is closed rather than skipped over
+//! silently: its client syncs again, and the root comparison finds what it missed.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use tideline_protocol::event::VerifiedEvent;
+use tideline_protocol::limits::FRAME_BYTES_BUDGET;
+use tideline_protocol::wire::{encode_frame, Frame, Groups, Response};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::metrics::Metrics;
+
+/// What the writer publishes: the events one batch newly stored.
+pub(crate) type Committed = Arc<Vec<VerifiedEvent>>;
+
+/// Records waiting for a slow client's socket; past this the stream task waits, and if it waits
+/// long enough the broadcast drops batches for it and the stream is closed.
+const RECORDS_QUEUED_MAX: usize = 16;
+
+/// The response body of one live stream. Its records come from a task that [`stream_start`]
+/// spawns; the body ends when that task does.
+pub(crate) struct LiveBody {
+    records: mpsc::Receiver<Bytes>,
+}
+
+impl hyper::body::Body for LiveBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        self.records
+            .poll_recv(context)
+            .map(|record| record.map(|bytes| Ok(hyper::body::Frame::data(bytes))))
+    }
+}
+
+/// Starts the task that feeds one stream, and returns the stream's body.
+///
+/// `receiver` must be subscribed before the response is sent, so that every batch committed
+/// after the client sees the 200 reaches it.
+pub(crate) fn stream_start(
+    mut receiver: broadcast::Receiver<Committed>,
+    groups: Groups,
+    user: String,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+    tracker: &TaskTracker,
+) -> LiveBody {
+    let (sender, records) = mpsc::channel(RECORDS_QUEUED_MAX);
+    tracker.spawn(async move {
+        let _counted = metrics.live_connection();
+        tracing::debug!(user = %user, "live stream opened");
+        loop {
+            let batch = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = sender.closed() => break,
+                received = receiver.recv() => match received {
+                    Ok(batch) => batch,
+                    Err(RecvError::Lagged(batches)) => {
+                        tracing::info!(user = %user, batches, "live stream fell behind; closing it");
+                        break;
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+            };
+            for record in records_of(&groups, &batch) {
+                let len = record.len();
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    sent = sender.send(record) => {
+                        if sent.is_err() {
+                            return;
+                        }
+                        metrics.bytes_sent(len);
+                    }
+                }
+            }
+        }
+        tracing::debug!(user = %user, "live stream closed");
+    });
+    LiveBody { records }
+}
+
+/// The records for the events of `batch` in `groups`: as few frames as the frame budget
+/// allows, each prefixed with its length.
+fn records_of(groups: &Groups, batch: &[VerifiedEvent]) -> Vec<Bytes> {
+    let mut records = Vec::new();
+    let mut events: Vec<Vec<u8>> = Vec::new();
+    let mut bytes = 0usize;
+    for event in batch {
+        if groups.index_of(&event.event.group).is_none() {
+            continue;
+        }
+        if !events.is_empty() && bytes + event.bytes.len() > FRAME_BYTES_BUDGET {
+            records.push(record_of(std::mem::take(&mut events)));
+            bytes = 0;
+        }
+        bytes += event.bytes.len();
+        events.push(event.bytes.clone());
+    }
+    if !events.is_empty() {
+        records.push(record_of(events));
+    }
+    records
+}
+
+fn record_of(events: Vec<Vec<u8>>) -> Bytes {
+    let frame = encode_frame(&Frame::Response(Response {
+        consumed: 0,
+        items: Vec::new(),
+        events,
+    }));
+    let len = u32::try_from(frame.len()).expect("a frame within the budget fits in a u32");
+    let mut record = Vec::with_capacity(4 + frame.len());
+    record.extend_from_slice(&len.to_be_bytes());
+    record.extend_from_slice(&frame);
+    Bytes::from(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tideline_protocol::sim::{create_event, Rng};
+    use tideline_protocol::wire::decode_frame;
+
+    #[test]
+    fn records_carry_only_the_streams_groups() {
+        // Guards against a live stream leaking events of a group outside its token.
+        let mut rng = Rng::new(1);
+        let batch: Vec<VerifiedEvent> = (0..10)
+            .map(|index| {
+                let group = if index % 2 == 0 { "g1" } else { "g2" };
+                create_event(&mut rng, group, 1_000 + index, "alice", 8)
+            })
+            .collect();
+        let groups = Groups::new(["g1"]).unwrap();
+        let records = records_of(&groups, &batch);
+        assert_eq!(records.len(), 1);
+        let record = &records[0];
+        let len = u32::from_be_bytes(record[..4].try_into().unwrap()) as usize;
+        assert_eq!(len, record.len() - 4);
+        let Frame::Response(response) = decode_frame(&record[4..]).unwrap() else {
+            panic!("a live record holds a Response frame");
+        };
+        assert_eq!(response.consumed, 0);
+        assert_eq!(response.events.len(), 5);
+        for bytes in &response.events {
+            let event = VerifiedEvent::decode(bytes).unwrap();
+            assert_eq!(event.event.group, "g1");
+        }
+        assert!(records_of(&Groups::new(["g3"]).unwrap(), &batch).is_empty());
+    }
+}
