@@ -5,7 +5,7 @@
 //! full and answered with a fixed message, so that nothing about the server's insides leaks.
 
 use bytes::Bytes;
-use hyper::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
 use tideline_protocol::sync::SyncError;
 use tideline_protocol::wire::{encode_frame, ErrorBody, ErrorCode, Frame, WireError};
@@ -122,7 +122,14 @@ impl ApiError {
                     ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
                     _ => StatusCode::NOT_FOUND,
                 };
-                return plain(status, self.to_string());
+                let mut response = plain(status, self.to_string());
+                if let ApiError::MethodNotAllowed(_, allowed) = self {
+                    // RFC 9110 §15.5.6: a 405 names the methods the endpoint takes.
+                    response
+                        .headers_mut()
+                        .insert(ALLOW, HeaderValue::from_static(allowed));
+                }
+                return response;
             }
         };
         let status = status_of(code);

@@ -159,7 +159,11 @@ fn authenticate<B>(state: &AppState, request: &Request<B>) -> Result<Identity, A
     let token = header
         .to_str()
         .ok()
-        .and_then(|value| value.strip_prefix("Bearer "))
+        // The scheme is case-insensitive (RFC 9110 §11.1).
+        .and_then(|value| {
+            let (scheme, token) = value.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token)
+        })
         .map(str::trim)
         .filter(|token| !token.is_empty())
         .ok_or(AuthError::Missing)?;

@@ -28,6 +28,32 @@ async fn healthz_answers_ok() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     let wrong_method = request(server.addr, Method::GET, "/v1/sync", None, Vec::new()).await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.headers.get("allow").unwrap(), "POST");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let directory = tempfile::tempdir().unwrap();
+    let server = TestServer::start(directory.path()).await;
+    let token = server.token("alice", &["g1"]);
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let head = format!(
+            "GET /v1/conflicts HTTP/1.1\r\nhost: tideline.test\r\nauthorization: {scheme} \
+             {token}\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let text = reply_read(&mut stream).await;
+        assert!(text.starts_with("HTTP/1.1 200"), "{scheme}: {text}");
+    }
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "GET /v1/conflicts HTTP/1.1\r\nhost: tideline.test\r\nauthorization: Basic {token}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let text = reply_read(&mut stream).await;
+    assert!(text.starts_with("HTTP/1.1 401"), "another scheme: {text}");
     server.stop().await;
 }
 
