@@ -260,7 +260,11 @@ impl ClientError {
             | ClientError::Transport(_)
             | ClientError::Timeout { .. }
             | ClientError::StreamEnded => true,
-            ClientError::Server { code, .. } => *code == ErrorCode::Internal,
+            // A clock ahead of the server's is refused now and accepted once the server's
+            // clock catches up (spec §10), so waiting can fix it.
+            ClientError::Server { code, .. } => {
+                *code == ErrorCode::Internal || *code == ErrorCode::TimestampInFuture
+            }
             ClientError::UnexpectedResponse { status, .. } => *status >= 500,
             _ => false,
         }
@@ -291,5 +295,28 @@ impl From<ApplyError<StoreError>> for ClientError {
 impl From<WireError> for ClientError {
     fn from(error: WireError) -> ClientError {
         ClientError::Protocol(SyncError::Wire(error))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(code: ErrorCode) -> ClientError {
+        ClientError::Server {
+            code,
+            message: String::new(),
+            status: 400,
+        }
+    }
+
+    #[test]
+    fn only_errors_that_waiting_can_fix_are_transient() {
+        assert!(server_error(ErrorCode::Internal).is_transient());
+        assert!(server_error(ErrorCode::TimestampInFuture).is_transient());
+        assert!(!server_error(ErrorCode::ForgedCreator).is_transient());
+        assert!(!server_error(ErrorCode::GroupForbidden).is_transient());
+        assert!(!server_error(ErrorCode::Unauthorized).is_transient());
+        assert!(ClientError::StreamEnded.is_transient());
     }
 }

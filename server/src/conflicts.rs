@@ -7,7 +7,7 @@
 //! {"id": "<hex>", "group": "g1", "collection": "notes", "target": "<doc id hex>",
 //!  "kind": "field" | "remove" | "create", "path": ["address", "city"],
 //!  "provisional": <json> | null, "winner": "<event id hex>", "assignees": ["alice"],
-//!  "competing": [{"event": "<hex>", "creator": "bob", "wall_ms": 1700000000000,
+//!  "competing": [{"event": "<hex>", "creator": "bob", "wall_ms": 1700000000000, "counter": 0,
 //!                 "writes": [{"path": [...], "op": "set", "value": <json>}
 //!                           | {"path": [...], "op": "delete"}
 //!                           | {"path": [...], "op": "remove"}]}]}
@@ -65,6 +65,7 @@ fn conflict_json(doc: &DocKey, conflict: &Conflict) -> Json {
                 "event": competitor.event.to_string(),
                 "creator": competitor.creator,
                 "wall_ms": competitor.timestamp.wall_ms,
+                "counter": competitor.timestamp.counter,
                 "writes": writes,
             })
         })
@@ -141,6 +142,10 @@ mod tests {
         assert_eq!(conflict["kind"], "create");
         assert_eq!(conflict["group"], "g1");
         assert_eq!(conflict["competing"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            conflict["competing"][0]["counter"], 0,
+            "the timestamp's counter"
+        );
         let assignee = conflict["assignees"][0].as_str().unwrap().to_owned();
         let outside = Identity {
             user: assignee,
