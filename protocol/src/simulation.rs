@@ -54,8 +54,7 @@ use crate::sync::{accept, respond, Config, Initiator};
 use crate::tree::Tree;
 use crate::value::Value;
 use crate::wire::{
-    decode_frame, encode_frame, fingerprint, ErrorBody, ErrorCode, Frame, Groups, Item, Request,
-    Salt,
+    decode_frame, encode_frame, fingerprint, ErrorBody, ErrorCode, Frame, Groups, Request, Salt,
 };
 
 /// How far ahead of the server's clock an event's timestamp may be: the reference server's
@@ -167,50 +166,8 @@ pub fn policy_check(
     Ok(())
 }
 
-/// Checks what the walk would only find while handling the items, after the events are
-/// written (spec §15.4 step 7): every group index below the session's group count, every
-/// `Range` end at most that count, and no `More` item. So a request refused for its items has
-/// written nothing.
-pub fn items_check(groups: &Groups, items: &[Item]) -> Result<(), ErrorBody> {
-    let len = groups.len();
-    for (index, item) in items.iter().enumerate() {
-        let group = match item {
-            Item::Root { .. } => None,
-            Item::Range { end, .. } => {
-                if *end as usize > len {
-                    return Err(ErrorBody::new(
-                        ErrorCode::MalformedFrame,
-                        &format!(
-                            "item {index} is a range ending at group {end}, but the session has \
-                             {len} groups"
-                        ),
-                    ));
-                }
-                None
-            }
-            Item::Split { group, .. }
-            | Item::Ids { group, .. }
-            | Item::Want { group, .. }
-            | Item::Need { group, .. } => Some(*group),
-            Item::More { .. } => {
-                return Err(ErrorBody::new(
-                    ErrorCode::UnexpectedFrame,
-                    &format!("item {index} is a More item, which only a responder sends"),
-                ))
-            }
-        };
-        if let Some(group) = group.filter(|&group| group as usize >= len) {
-            return Err(ErrorBody::new(
-                ErrorCode::MalformedFrame,
-                &format!("item {index} names group {group}, but the session has {len} groups"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 /// Handles one encoded request the way the reference server does, minus HTTP: decode the
-/// frame, [`accept`] it against the token's groups, check its items ([`items_check`]) and the
+/// frame, [`accept`] it against the token's groups, check its items ([`sync::items_check`](crate::sync::items_check)) and the
 /// [`Policy`], write the events
 /// (the caller makes them durable before it sends the response, since the response
 /// acknowledges them), then [`respond`]. Never panics on any input; refuses without writing
@@ -237,7 +194,7 @@ pub fn handle_request<S: Store + ?Sized>(
         Ok(events) => events,
         Err(error) => return Handled::refused(error.code(), &error.to_string()),
     };
-    if let Err(body) = items_check(&token.groups, &request.items) {
+    if let Err(body) = crate::sync::items_check(&token.groups, &request.items) {
         return Handled {
             frame: Frame::Error(body),
             accepted: Vec::new(),
@@ -1828,6 +1785,7 @@ fn last_arrival_wins(store: &mut MemoryStore, arrived: &[&VerifiedEvent]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::Item;
 
     fn token() -> Token {
         Token {

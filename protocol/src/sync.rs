@@ -23,8 +23,8 @@ use crate::limits::{
 use crate::store::ReadStore;
 use crate::tree::{children_bitmap, view, Digest, Key, Path, View, RADIX};
 use crate::wire::{
-    fingerprint, item_len, range_children, range_digest, short_id, ErrorCode, Fingerprint, Groups,
-    Item, Request, Response, Salt, ShortId, WireError,
+    fingerprint, item_len, range_children, range_digest, short_id, ErrorBody, ErrorCode,
+    Fingerprint, Groups, Item, Request, Response, Salt, ShortId, WireError,
 };
 
 /// How many keys a `Want` looks through under its prefix. An honest `Want` follows an `Ids` of
@@ -826,4 +826,46 @@ pub fn reconcile<A: crate::store::Store + ?Sized, B: crate::store::Store + ?Size
     }
     transcript.rounds = initiator.rounds();
     Ok(transcript)
+}
+
+/// Checks what the walk would only find while handling the items, after the events are
+/// written (spec §15.4 step 7): every group index below the session's group count, every
+/// `Range` end at most that count, and no `More` item. So a request refused for its items has
+/// written nothing.
+pub fn items_check(groups: &Groups, items: &[Item]) -> Result<(), ErrorBody> {
+    let len = groups.len();
+    for (index, item) in items.iter().enumerate() {
+        let group = match item {
+            Item::Root { .. } => None,
+            Item::Range { end, .. } => {
+                if *end as usize > len {
+                    return Err(ErrorBody::new(
+                        ErrorCode::MalformedFrame,
+                        &format!(
+                            "item {index} is a range ending at group {end}, but the session has \
+                             {len} groups"
+                        ),
+                    ));
+                }
+                None
+            }
+            Item::Split { group, .. }
+            | Item::Ids { group, .. }
+            | Item::Want { group, .. }
+            | Item::Need { group, .. } => Some(*group),
+            Item::More { .. } => {
+                return Err(ErrorBody::new(
+                    ErrorCode::UnexpectedFrame,
+                    &format!("item {index} is a More item, which only a responder sends"),
+                ))
+            }
+        };
+        if let Some(group) = group.filter(|&group| group as usize >= len) {
+            return Err(ErrorBody::new(
+                ErrorCode::MalformedFrame,
+                &format!("item {index} names group {group}, but the session has {len} groups"),
+            ));
+        }
+    }
+    Ok(())
 }

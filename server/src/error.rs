@@ -53,6 +53,10 @@ pub(crate) enum ApiError {
     /// The walk or the events break a rule of the session.
     #[error(transparent)]
     Sync(SyncError),
+    /// The protocol refused the request before anything was stored (for example an item
+    /// naming a group outside the session); the body says which rule and why.
+    #[error("{}", .0.message)]
+    Refused(ErrorBody),
     /// An event's creator is not the token's user.
     #[error(
         "event {index} of the request has creator `{creator}`, but your token is for `{user}`; \
@@ -103,6 +107,7 @@ impl ApiError {
             ApiError::Wire(error) => error.code(),
             ApiError::NotARequest(_) => ErrorCode::UnexpectedFrame,
             ApiError::Sync(error) => error.code(),
+            ApiError::Refused(body) => body.code,
             ApiError::ForgedCreator { .. } => ErrorCode::ForgedCreator,
             ApiError::TimestampInFuture { .. } => ErrorCode::TimestampInFuture,
             ApiError::Internal(_) => ErrorCode::Internal,

@@ -23,7 +23,7 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tideline_protocol::event::VerifiedEvent;
 use tideline_protocol::sync::{self, SyncError};
-use tideline_protocol::wire::{self, decode_frame, encode_frame, Frame, Item};
+use tideline_protocol::wire::{self, decode_frame, encode_frame, Frame};
 use tideline_store::RocksStore;
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, OwnedSemaphorePermit};
@@ -269,7 +269,7 @@ fn request_check(
         Frame::Error(_) => return Err(ApiError::NotARequest("Error")),
     };
     let events = sync::accept(&identity.groups, &request).map_err(ApiError::Sync)?;
-    items_check(&identity.groups, &request.items)?;
+    sync::items_check(&identity.groups, &request.items).map_err(ApiError::Refused)?;
     let horizon_ms = now_ms.saturating_add(max_skew_ms);
     for (index, event) in events.iter().enumerate() {
         if event.event.creator != identity.user {
@@ -289,36 +289,6 @@ fn request_check(
         }
     }
     Ok((request, events))
-}
-
-/// The item checks `sync::respond` would otherwise make after the events were committed: every
-/// group index within the session, and no `More` (which only a responder sends). With these
-/// done first, a request `respond` refuses never has its events stored.
-fn items_check(groups: &wire::Groups, items: &[Item]) -> Result<(), ApiError> {
-    let len = groups.len();
-    let index_check = |index: u32| {
-        if (index as usize) < len {
-            Ok(())
-        } else {
-            Err(ApiError::Sync(SyncError::GroupIndex { index, len }))
-        }
-    };
-    for item in items {
-        match item {
-            Item::Root { .. } => {}
-            Item::Range { end, .. } => index_check(end - 1)?,
-            Item::Split { group, .. }
-            | Item::Ids { group, .. }
-            | Item::Want { group, .. }
-            | Item::Need { group, .. } => index_check(*group)?,
-            Item::More { .. } => {
-                return Err(ApiError::Sync(SyncError::Unexpected(
-                    "a More item sent to the responder",
-                )))
-            }
-        }
-    }
-    Ok(())
 }
 
 /// `GET /v1/live`: a stream of the events that become durable in the token's groups.
