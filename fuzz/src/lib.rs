@@ -19,9 +19,10 @@ use tideline_protocol::limits::FRAME_BYTES_MAX;
 use tideline_protocol::merge::{materialize, DocKey, DocState};
 use tideline_protocol::replica;
 use tideline_protocol::sim::{create_event, Rng};
-use tideline_protocol::simulation::{handle_request, Policy, Token};
+use tideline_protocol::simulation::{handle_request, Token};
 use tideline_protocol::store::{MemoryStore, ReadStore};
 use tideline_protocol::sync::Config;
+use tideline_protocol::sync::Policy;
 use tideline_protocol::tree::{Digest, Key, Tree};
 use tideline_protocol::wire::{decode_frame, encode_frame, fingerprint, Frame, Groups};
 

@@ -50,16 +50,12 @@ use crate::merge::{resolution, ConflictKind, Decision, DocKey};
 use crate::replica;
 use crate::sim::Rng;
 use crate::store::{Batch, MemoryStore, ReadStore, Store};
-use crate::sync::{accept, respond, Config, Initiator};
+use crate::sync::{request_admit, respond, Config, Initiator, Policy, MAX_SKEW_MS};
 use crate::tree::Tree;
 use crate::value::Value;
 use crate::wire::{
     decode_frame, encode_frame, fingerprint, ErrorBody, ErrorCode, Frame, Groups, Request, Salt,
 };
-
-/// How far ahead of the server's clock an event's timestamp may be: the reference server's
-/// default `max_skew_ms`, 5 minutes.
-pub const MAX_SKEW_MS: u64 = 5 * 60 * 1000;
 
 /// How long a replica waits for a response before it sends the request again.
 pub const REQUEST_TIMEOUT_MS: u64 = 3_000;
@@ -88,25 +84,6 @@ pub struct Token {
     pub groups: Groups,
 }
 
-/// What a server accepts beyond the walk's own checks (spec chapter 10, codes 10 and 11).
-#[derive(Clone, Copy, Debug)]
-pub struct Policy {
-    /// How far ahead of the server's clock an event's timestamp may be.
-    pub max_skew_ms: u64,
-    /// Whether events must carry the token's user as creator. Always on in a server; off only
-    /// in the simulation's [`Mutation::SkipCreatorCheck`], to show that the checks notice.
-    pub creator_check: bool,
-}
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            max_skew_ms: MAX_SKEW_MS,
-            creator_check: true,
-        }
-    }
-}
-
 /// What handling one request produced.
 #[derive(Clone, Debug)]
 pub struct Handled {
@@ -121,56 +98,18 @@ pub struct Handled {
 }
 
 impl Handled {
-    fn refused(code: ErrorCode, message: &str) -> Handled {
+    fn refused(body: ErrorBody) -> Handled {
         Handled {
-            frame: Frame::Error(ErrorBody::new(code, message)),
+            frame: Frame::Error(body),
             accepted: Vec::new(),
             inserted: Vec::new(),
         }
     }
 }
 
-/// Checks the host policy on a request's events, which [`accept`] has already checked: each
-/// event's creator is the token's user, and its timestamp is at most `max_skew_ms` ahead of
-/// `now_ms`. The first event that fails decides the error.
-pub fn policy_check(
-    token: &Token,
-    now_ms: u64,
-    policy: Policy,
-    events: &[VerifiedEvent],
-) -> Result<(), ErrorBody> {
-    for (index, event) in events.iter().enumerate() {
-        if policy.creator_check && event.event.creator != token.user {
-            return Err(ErrorBody::new(
-                ErrorCode::ForgedCreator,
-                &format!(
-                    "event {index} of the request names `{}` as its creator, but the token is \
-                     for `{}`; write events only as yourself",
-                    event.event.creator, token.user
-                ),
-            ));
-        }
-        let wall_ms = event.event.timestamp.wall_ms;
-        if wall_ms > now_ms.saturating_add(policy.max_skew_ms) {
-            return Err(ErrorBody::new(
-                ErrorCode::TimestampInFuture,
-                &format!(
-                    "event {index} of the request is timestamped {wall_ms} ms, more than {} ms \
-                     ahead of the server's clock ({now_ms} ms); check the writer's clock and \
-                     send it again later",
-                    policy.max_skew_ms
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Handles one encoded request the way the reference server does, minus HTTP: decode the
-/// frame, [`accept`] it against the token's groups, check its items ([`sync::items_check`](crate::sync::items_check)) and the
-/// [`Policy`], write the events
-/// (the caller makes them durable before it sends the response, since the response
-/// acknowledges them), then [`respond`]. Never panics on any input; refuses without writing
+/// Handles one encoded request the way the reference server does, minus HTTP: the server's own
+/// checks ([`request_admit`]), then write the events (the caller makes them durable before it
+/// sends the response, since the response acknowledges them), then [`respond`]. Never panics on any input; refuses without writing
 /// anything unless every check before the write passes.
 pub fn handle_request<S: Store + ?Sized>(
     store: &mut S,
@@ -180,42 +119,18 @@ pub fn handle_request<S: Store + ?Sized>(
     config: Config,
     frame: &[u8],
 ) -> Handled {
-    let request = match decode_frame(frame) {
-        Ok(Frame::Request(request)) => request,
-        Ok(_) => {
-            return Handled::refused(
-                ErrorCode::UnexpectedFrame,
-                "a responder takes only Request frames; send a Request",
-            )
-        }
-        Err(error) => return Handled::refused(error.code(), &error.to_string()),
+    let (request, events) = match request_admit(frame, &token.groups, &token.user, now_ms, policy) {
+        Ok(admitted) => admitted,
+        Err(body) => return Handled::refused(body),
     };
-    let events = match accept(&token.groups, &request) {
-        Ok(events) => events,
-        Err(error) => return Handled::refused(error.code(), &error.to_string()),
-    };
-    if let Err(body) = crate::sync::items_check(&token.groups, &request.items) {
-        return Handled {
-            frame: Frame::Error(body),
-            accepted: Vec::new(),
-            inserted: Vec::new(),
-        };
-    }
-    if let Err(body) = policy_check(token, now_ms, policy, &events) {
-        return Handled {
-            frame: Frame::Error(body),
-            accepted: Vec::new(),
-            inserted: Vec::new(),
-        };
-    }
     let inserted_ids: BTreeSet<EventId> = match replica::apply(store, &events) {
         Ok(ids) => ids.into_iter().collect(),
         // The message stays generic: storage internals are not the peer's business.
         Err(_) => {
-            return Handled::refused(
+            return Handled::refused(ErrorBody::new(
                 ErrorCode::Internal,
                 "the server could not store the events; retry later",
-            )
+            ))
         }
     };
     let inserted = events
@@ -253,6 +168,50 @@ pub enum Mutation {
     SkipCreatorCheck,
     /// The server adds an event of a group outside the token to its responses.
     LeakOtherGroups,
+}
+
+impl Mutation {
+    /// Every mutation's name, as [`Mutation::from_str`](std::str::FromStr) reads it.
+    pub const NAMES: [&'static str; 5] = [
+        "none",
+        "order_dependent_merge",
+        "ack_before_write",
+        "skip_creator_check",
+        "leak_other_groups",
+    ];
+
+    /// The mutation's name, as the command line takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutation::None => "none",
+            Mutation::OrderDependentMerge => "order_dependent_merge",
+            Mutation::AckBeforeWrite => "ack_before_write",
+            Mutation::SkipCreatorCheck => "skip_creator_check",
+            Mutation::LeakOtherGroups => "leak_other_groups",
+        }
+    }
+}
+
+impl std::str::FromStr for Mutation {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        [
+            Mutation::None,
+            Mutation::OrderDependentMerge,
+            Mutation::AckBeforeWrite,
+            Mutation::SkipCreatorCheck,
+            Mutation::LeakOtherGroups,
+        ]
+        .into_iter()
+        .find(|mutation| mutation.name() == name)
+        .ok_or_else(|| {
+            format!(
+                "`{name}` is not a mutation; use one of {}",
+                Mutation::NAMES.join(", ")
+            )
+        })
+    }
 }
 
 /// The shape of one run, drawn from its seed by [`Params::from_seed`].
@@ -693,6 +652,34 @@ struct World {
     faulty_phase: bool,
     stats: Stats,
     violations: Vec<Violation>,
+}
+
+/// Runs every seed of `seeds` with `mutation` on up to `threads` threads and returns the
+/// reports in seed order. Each run is deterministic on its own, so the threads change only how
+/// fast the reports come.
+pub fn run_seeds(seeds: &[u64], mutation: Mutation, threads: usize) -> Vec<Report> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let reports = std::sync::Mutex::new(Vec::with_capacity(seeds.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(&seed) = seeds.get(index) else {
+                    break;
+                };
+                let report = run(&Params::from_seed(seed, mutation));
+                reports
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .push(report);
+            });
+        }
+    });
+    let mut reports = reports
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    reports.sort_by_key(|report| report.params.seed);
+    reports
 }
 
 /// Runs one simulation and checks every invariant. Deterministic: the same parameters give the

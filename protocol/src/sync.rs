@@ -4,8 +4,8 @@
 //!
 //! The initiator opens with the fingerprint of all its group roots. Each side answers every
 //! item about a range of groups or a prefix of a group with what it holds there: finer
-//! fingerprints (`Range`, `Split`), the short ids of a small set (`Ids`), or a request for
-//! everything (`Need`). Fingerprints that match end the walk there; prefixes where one side has
+//! fingerprints (`Range`, `Split`), the short ids of a set of at most 64 events (`Ids`), or a
+//! request for everything (`Need`). Fingerprints that match end the walk there; prefixes where one side has
 //! nothing, and the differences between two small sets, become events. Each frame descends one
 //! level, so a round trip descends two, and nothing differs costs one round trip.
 //!
@@ -21,14 +21,14 @@ use crate::limits::{
     RESPONDER_LOOKUPS_MAX, ROUNDS_PER_SESSION_MAX, SHORT_IDS_PER_ITEM_MAX,
 };
 use crate::store::ReadStore;
-use crate::tree::{children_bitmap, view, Digest, Key, Path, View, RADIX};
+use crate::tree::{children_bitmap, leaf_digest, view, Digest, Key, Path, View, RADIX};
 use crate::wire::{
-    fingerprint, item_len, range_children, range_digest, short_id, ErrorBody, ErrorCode,
-    Fingerprint, Groups, Item, Request, Response, Salt, ShortId, WireError,
+    decode_frame, fingerprint, item_len, range_children, range_digest, short_id, ErrorBody,
+    ErrorCode, Fingerprint, Frame, Groups, Item, Request, Response, Salt, ShortId, WireError,
 };
 
 /// How many keys a `Want` looks through under its prefix. An honest `Want` follows an `Ids` of
-/// at most a leaf, plus what arrived since; more than this is a peer wasting our time.
+/// at most [`SHORT_IDS_PER_ITEM_MAX`] keys, plus what arrived since; more than this is a peer wasting our time.
 pub const WANT_SCAN_KEYS_MAX: usize = 4 * SHORT_IDS_PER_ITEM_MAX;
 
 /// How many keys a push reads from the store at a time.
@@ -164,6 +164,20 @@ enum Push {
     Event(EventId),
 }
 
+/// What one side holds under a prefix, as the walk treats it.
+#[allow(clippy::large_enum_variant)] // As for `View`: short-lived, read once.
+enum Held {
+    /// Nothing.
+    Empty,
+    /// At most [`SHORT_IDS_PER_ITEM_MAX`] events, listed by their keys in order.
+    Listed(Vec<Key>),
+    /// More: the branch at `lcp` and its children's digests.
+    Branch {
+        lcp: Path,
+        children: [Option<Digest>; RADIX],
+    },
+}
+
 /// What handling one item produced.
 #[derive(Default)]
 struct Output {
@@ -254,21 +268,26 @@ impl<'a, S: ReadStore + ?Sized> Walk<'a, S> {
         })
     }
 
-    /// What this side holds under `prefix`, as an item: `Need` for nothing, `Ids` for a small
-    /// set, `Split` for more.
+    /// What this side holds under `prefix`, as an item: `Need` for nothing, `Ids` for at most
+    /// [`SHORT_IDS_PER_ITEM_MAX`] events, `Split` for more.
     fn describe(&self, group: u32, prefix: &Path) -> Result<Item, SyncError> {
         let view = self.view(group, prefix)?;
-        Ok(self.describe_view(group, prefix, view))
+        self.describe_view(group, prefix, view)
     }
 
-    fn describe_view(&self, group: u32, prefix: &Path, view: View) -> Item {
-        match view {
-            View::Empty => Item::Need {
+    fn describe_view(&self, group: u32, prefix: &Path, view: View) -> Result<Item, SyncError> {
+        let held = self.held(group, prefix, view)?;
+        Ok(self.held_item(group, prefix, held))
+    }
+
+    fn held_item(&self, group: u32, prefix: &Path, held: Held) -> Item {
+        match held {
+            Held::Empty => Item::Need {
                 group,
                 prefix: prefix.clone(),
                 after: None,
             },
-            View::Small(keys) => Item::Ids {
+            Held::Listed(keys) => Item::Ids {
                 group,
                 prefix: prefix.clone(),
                 ids: keys
@@ -276,7 +295,7 @@ impl<'a, S: ReadStore + ?Sized> Walk<'a, S> {
                     .map(|key| short_id(&self.salt, &key.id()))
                     .collect(),
             },
-            View::Branch { lcp, children, .. } => Item::Split {
+            Held::Branch { lcp, children } => Item::Split {
                 group,
                 prefix_len: u8::try_from(prefix.len()).expect("a path is at most 88 nibbles"),
                 children: children_bitmap(&children),
@@ -288,6 +307,58 @@ impl<'a, S: ReadStore + ?Sized> Walk<'a, S> {
                 lcp,
             },
         }
+    }
+
+    /// How the walk treats what we hold under `prefix` (spec §8.1): a set of at most
+    /// [`SHORT_IDS_PER_ITEM_MAX`] events is listed, a leaf's or a small branch's alike; a larger
+    /// one is split. Listing a small branch instead of splitting it costs a few more bytes and
+    /// saves a frame: the bottom branches of a large tree hold a few dozen events.
+    fn held(&self, group: u32, prefix: &Path, view: View) -> Result<Held, SyncError> {
+        Ok(match view {
+            View::Empty => Held::Empty,
+            View::Small(keys) => Held::Listed(keys),
+            View::Branch { count, .. } if count <= SHORT_IDS_PER_ITEM_MAX as u64 => {
+                let keys = self
+                    .store
+                    .keys(
+                        self.group_name(group)?,
+                        prefix,
+                        None,
+                        SHORT_IDS_PER_ITEM_MAX,
+                    )
+                    .map_err(store_error)?;
+                Held::Listed(keys)
+            }
+            View::Branch { lcp, children, .. } => Held::Branch { lcp, children },
+        })
+    }
+
+    /// The peer holds nothing under `lcp[..prefix_len]` off its `lcp`: push whatever we hold
+    /// there (spec §8.4, `Split` step 1).
+    fn off_lcp_push(
+        &self,
+        group: u32,
+        prefix_len: u8,
+        lcp: &Path,
+        out: &mut Output,
+    ) -> Result<(), SyncError> {
+        for split in usize::from(prefix_len)..lcp.len() {
+            let stem = lcp.truncated(split);
+            for nibble in 0..RADIX as u8 {
+                if nibble == lcp.nibbles()[split] {
+                    continue;
+                }
+                let off = stem.child(nibble);
+                if !self.view(group, &off)?.is_empty() {
+                    out.pushes.push(Push::Prefix {
+                        group,
+                        prefix: off,
+                        after: None,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Handles one item from the peer.
@@ -328,30 +399,34 @@ impl<'a, S: ReadStore + ?Sized> Walk<'a, S> {
                 children,
                 fingerprints,
             } => {
-                // The peer has nothing under the prefix off its lcp: whatever we hold there,
-                // it lacks.
-                for split in usize::from(*prefix_len)..lcp.len() {
-                    let stem = lcp.truncated(split);
-                    for nibble in 0..RADIX as u8 {
-                        if nibble == lcp.nibbles()[split] {
-                            continue;
-                        }
-                        let off = stem.child(nibble);
-                        if !self.view(*group, &off)?.is_empty() {
-                            out.pushes.push(Push::Prefix {
-                                group: *group,
-                                prefix: off,
-                                after: None,
-                            });
-                        }
-                    }
+                let prefix = lcp.truncated(usize::from(*prefix_len));
+                let ours = self.view(*group, &prefix)?;
+                // Our children's digests: read off our own branch when it sits at the peer's lcp
+                // (the common case, one lookup), else one view per child.
+                let known = match ours {
+                    View::Branch {
+                        lcp: ref our_lcp,
+                        children,
+                        ..
+                    } if our_lcp == lcp => Some(children),
+                    _ => None,
+                };
+                if known.is_none() {
+                    self.off_lcp_push(*group, *prefix_len, lcp, out)?;
                 }
                 let mut theirs = fingerprints.iter();
                 for nibble in 0..RADIX as u8 {
                     let child = lcp.child(nibble);
-                    let view = self.view(*group, &child)?;
+                    let (digest, view) = match &known {
+                        Some(children) => (children[usize::from(nibble)], None),
+                        None => {
+                            let view = self.view(*group, &child)?;
+                            let digest = (!view.is_empty()).then(|| view.digest());
+                            (digest, Some(view))
+                        }
+                    };
                     if children & (1 << nibble) == 0 {
-                        if !view.is_empty() {
+                        if digest.is_some() {
                             out.pushes.push(Push::Prefix {
                                 group: *group,
                                 prefix: child,
@@ -361,13 +436,18 @@ impl<'a, S: ReadStore + ?Sized> Walk<'a, S> {
                         continue;
                     }
                     let theirs = theirs.next().expect("checked: one fingerprint per child");
-                    if self.fingerprint(&view.digest()) != *theirs {
-                        out.items.push(self.describe_view(*group, &child, view));
+                    let digest = digest.unwrap_or_else(|| leaf_digest([]));
+                    if self.fingerprint(&digest) != *theirs {
+                        out.items.push(match view {
+                            Some(view) => self.describe_view(*group, &child, view)?,
+                            None => self.describe(*group, &child)?,
+                        });
                     }
                 }
             }
-            Item::Ids { group, prefix, ids } => match self.view(*group, prefix)? {
-                View::Empty => {
+            Item::Ids { group, prefix, ids } => {
+                let view = self.view(*group, prefix)?;
+                if view.is_empty() {
                     if !ids.is_empty() {
                         out.items.push(Item::Need {
                             group: *group,
@@ -375,43 +455,47 @@ impl<'a, S: ReadStore + ?Sized> Walk<'a, S> {
                             after: None,
                         });
                     }
+                    return Ok(());
                 }
-                _ if ids.is_empty() => {
+                if ids.is_empty() {
                     out.pushes.push(Push::Prefix {
                         group: *group,
                         prefix: prefix.clone(),
                         after: None,
                     });
+                    return Ok(());
                 }
-                view @ View::Branch { .. } => {
-                    // We hold more than a leaf here: descend instead of listing.
-                    out.items.push(self.describe_view(*group, prefix, view));
-                }
-                View::Small(keys) => {
-                    let theirs: HashSet<&ShortId> = ids.iter().collect();
-                    let mut ours = HashSet::with_capacity(keys.len());
-                    for key in &keys {
-                        let id = key.id();
-                        let short = short_id(&self.salt, &id);
-                        if !theirs.contains(&short) {
-                            out.pushes.push(Push::Event(id));
-                        }
-                        ours.insert(short);
+                let keys = match self.held(*group, prefix, view)? {
+                    Held::Listed(keys) => keys,
+                    // We hold more than we would list here: descend instead of listing.
+                    held => {
+                        out.items.push(self.held_item(*group, prefix, held));
+                        return Ok(());
                     }
-                    let wanted: Vec<ShortId> = ids
-                        .iter()
-                        .filter(|id| !ours.contains(id))
-                        .copied()
-                        .collect();
-                    if !wanted.is_empty() {
-                        out.items.push(Item::Want {
-                            group: *group,
-                            prefix: prefix.clone(),
-                            ids: wanted,
-                        });
+                };
+                let theirs: HashSet<&ShortId> = ids.iter().collect();
+                let mut ours = HashSet::with_capacity(keys.len());
+                for key in &keys {
+                    let id = key.id();
+                    let short = short_id(&self.salt, &id);
+                    if !theirs.contains(&short) {
+                        out.pushes.push(Push::Event(id));
                     }
+                    ours.insert(short);
                 }
-            },
+                let wanted: Vec<ShortId> = ids
+                    .iter()
+                    .filter(|id| !ours.contains(id))
+                    .copied()
+                    .collect();
+                if !wanted.is_empty() {
+                    out.items.push(Item::Want {
+                        group: *group,
+                        prefix: prefix.clone(),
+                        ids: wanted,
+                    });
+                }
+            }
             Item::Want { group, prefix, ids } => {
                 let name = self.group_name(*group)?;
                 if ids.is_empty() {
@@ -868,4 +952,104 @@ pub fn items_check(groups: &Groups, items: &[Item]) -> Result<(), ErrorBody> {
         }
     }
     Ok(())
+}
+
+/// How far ahead of the responder's clock an event's timestamp may be by default: 5 minutes,
+/// the reference server's `max_skew_ms`.
+pub const MAX_SKEW_MS: u64 = 5 * 60 * 1000;
+
+/// What a responder's host accepts beyond the walk's own rules (spec chapter 10, codes 10 and
+/// 11).
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// How far ahead of the host's clock an event's timestamp may be.
+    pub max_skew_ms: u64,
+    /// Whether events must carry the authenticated user as creator. Always on in a server; off
+    /// only in the simulation's `SkipCreatorCheck` mutation, to show that its checks notice.
+    pub creator_check: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_skew_ms: MAX_SKEW_MS,
+            creator_check: true,
+        }
+    }
+}
+
+/// Checks the host policy on a request's events, which [`accept`] has already checked: each
+/// event's creator is `user`, and its timestamp is at most `policy.max_skew_ms` ahead of
+/// `now_ms`. The first event that fails decides the error.
+pub fn policy_check(
+    user: &str,
+    now_ms: u64,
+    policy: Policy,
+    events: &[VerifiedEvent],
+) -> Result<(), ErrorBody> {
+    for (index, event) in events.iter().enumerate() {
+        if policy.creator_check && event.event.creator != user {
+            return Err(ErrorBody::new(
+                ErrorCode::ForgedCreator,
+                &format!(
+                    "event {index} of the request names `{}` as its creator, but the token is \
+                     for `{user}`; write events only as the user your token names",
+                    event.event.creator
+                ),
+            ));
+        }
+        let wall_ms = event.event.timestamp.wall_ms;
+        if wall_ms > now_ms.saturating_add(policy.max_skew_ms) {
+            return Err(ErrorBody::new(
+                ErrorCode::TimestampInFuture,
+                &format!(
+                    "event {index} of the request is timestamped {wall_ms} ms, more than {} ms \
+                     ahead of the server's clock ({now_ms} ms); check the writer's clock and \
+                     send the event again later",
+                    policy.max_skew_ms
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Everything a responder checks before it stores anything (spec §15.4): decodes `frame`
+/// (§7.4), refuses a frame that is not a `Request`, [`accept`]s its events for the session's
+/// `groups`, checks its items ([`items_check`]) and each event against the [`Policy`] for the
+/// authenticated `user` at `now_ms`. A request refused here must store nothing; one admitted
+/// has its events written, made durable, then answered by [`respond`].
+///
+/// The reference server and the simulation both call this, so the fuzz target that drives the
+/// simulation's request handling covers the server's checks too.
+pub fn request_admit(
+    frame: &[u8],
+    groups: &Groups,
+    user: &str,
+    now_ms: u64,
+    policy: Policy,
+) -> Result<(Request, Vec<VerifiedEvent>), ErrorBody> {
+    let request = match decode_frame(frame) {
+        Ok(Frame::Request(request)) => request,
+        Ok(Frame::Response(_)) => {
+            return Err(ErrorBody::new(
+                ErrorCode::UnexpectedFrame,
+                "the frame is a Response, but a responder takes only Request frames; send a \
+                 Request",
+            ))
+        }
+        Ok(Frame::Error(_)) => {
+            return Err(ErrorBody::new(
+                ErrorCode::UnexpectedFrame,
+                "the frame is an Error, but a responder takes only Request frames; send a \
+                 Request",
+            ))
+        }
+        Err(error) => return Err(ErrorBody::new(error.code(), &error.to_string())),
+    };
+    let events = accept(groups, &request)
+        .map_err(|error| ErrorBody::new(error.code(), &error.to_string()))?;
+    items_check(groups, &request.items)?;
+    policy_check(user, now_ms, policy, &events)?;
+    Ok((request, events))
 }

@@ -356,3 +356,37 @@ fn interrupted_session_resumes_without_resending() {
         );
     }
 }
+
+/// A group of at most 64 events is listed (`Ids`) in the response to the opening `Root`; one of
+/// 65 is split (`Split`). The first costs up to 64 short ids and saves the frame that would
+/// descend to the leaves (spec §8.1).
+#[test]
+fn sets_of_at_most_64_events_are_listed_not_split() {
+    use tideline_protocol::wire::{decode_frame, Frame, Item};
+
+    for (common, listed) in [(20, true), (63, true), (64, false), (200, false)] {
+        // The responder holds `common + 1` events: the first response describes them all.
+        let outcome = run(&Case {
+            seed: 44,
+            groups: 1,
+            common,
+            only_initiator: 1,
+            only_responder: 1,
+            pattern: Pattern::Uniform,
+            budget: usize::MAX / 2,
+        });
+        let Frame::Response(first) = decode_frame(&outcome.transcript.frames[1]).unwrap() else {
+            panic!("the second frame is a response");
+        };
+        match &first.items[..] {
+            [Item::Ids { ids, .. }] => {
+                assert!(listed, "{} events were listed", common + 1);
+                assert_eq!(ids.len(), common + 1);
+            }
+            [Item::Split { .. }] => assert!(!listed, "{} events were split", common + 1),
+            items => panic!("unexpected first response {items:?}"),
+        }
+        assert_eq!(outcome.initiator.events_len(), common + 2);
+        assert_eq!(outcome.responder.events_len(), common + 2);
+    }
+}

@@ -1,22 +1,20 @@
 //! Deterministic simulation of a server and 5 to 50 replicas over a faulty network (see
 //! `tideline_protocol::simulation` for the model and the invariants).
 //!
-//! `cargo test` runs 500 seeds. More, or one:
+//! `cargo test` runs 500 seeds. More, or one, with the `simulate` example:
 //!
 //! ```sh
-//! TIDELINE_SIM_SEEDS=5000 cargo test -p tideline-protocol --test simulation -- --nocapture
-//! TIDELINE_SIM_SEED=1234 cargo test -p tideline-protocol --test simulation -- --nocapture
+//! cargo run --release -p tideline-protocol --example simulate -- --seeds 5000
+//! cargo run --release -p tideline-protocol --example simulate -- --seed 1234
 //! ```
 //!
-//! `TIDELINE_SIM_SEED_START` moves the first seed of a range, and `TIDELINE_SIM_MUTATION` (for
-//! example `ack_before_write`) switches on a deliberate bug, to watch the checker fail. A failing seed prints the command
-//! that replays it. The checker is itself tested: each deliberate bug of
-//! [`Mutation`] must be caught within a few seeds.
+//! or through this test, with `TIDELINE_SIM_SEEDS`, `TIDELINE_SIM_SEED_START`,
+//! `TIDELINE_SIM_SEED` and `TIDELINE_SIM_MUTATION` (for example `ack_before_write`, a
+//! deliberate bug, to watch the checker fail). A failing seed prints the command that replays
+//! it. The checker is itself tested: each deliberate bug of [`Mutation`] must be caught within a
+//! few seeds.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-
-use tideline_protocol::simulation::{run, Mutation, Params, Report, Stats, ViolationKind};
+use tideline_protocol::simulation::{run, run_seeds, Mutation, Params, Stats, ViolationKind};
 
 const SEEDS_DEFAULT: u64 = 500;
 
@@ -31,43 +29,13 @@ fn env_u64(name: &str) -> Option<u64> {
     )
 }
 
-/// Runs `seeds` on both cores, in seed order per thread, and returns every report.
-fn run_seeds(seeds: Vec<u64>, mutation: Mutation) -> Vec<Report> {
-    let next = AtomicU64::new(0);
-    let reports = Mutex::new(Vec::new());
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(2);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| loop {
-                let index = next.fetch_add(1, Ordering::Relaxed) as usize;
-                let Some(&seed) = seeds.get(index) else {
-                    break;
-                };
-                let report = run(&Params::from_seed(seed, mutation));
-                reports.lock().unwrap().push(report);
-            });
-        }
-    });
-    let mut reports = reports.into_inner().unwrap();
-    reports.sort_by_key(|report| report.params.seed);
-    reports
-}
-
 /// The mutation `TIDELINE_SIM_MUTATION` names, to watch the checker fail a seed on purpose.
 fn mutation_from_env() -> Mutation {
-    match std::env::var("TIDELINE_SIM_MUTATION").as_deref() {
-        Err(_) | Ok("none") => Mutation::None,
-        Ok("order_dependent_merge") => Mutation::OrderDependentMerge,
-        Ok("ack_before_write") => Mutation::AckBeforeWrite,
-        Ok("skip_creator_check") => Mutation::SkipCreatorCheck,
-        Ok("leak_other_groups") => Mutation::LeakOtherGroups,
-        Ok(other) => panic!(
-            "TIDELINE_SIM_MUTATION={other} is not one of none, order_dependent_merge, \
-             ack_before_write, skip_creator_check, leak_other_groups"
-        ),
+    match std::env::var("TIDELINE_SIM_MUTATION") {
+        Err(_) => Mutation::None,
+        Ok(name) => name
+            .parse()
+            .unwrap_or_else(|error| panic!("TIDELINE_SIM_MUTATION: {error}")),
     }
 }
 
@@ -84,7 +52,7 @@ fn seeds_keep_every_invariant() {
         }
     };
     let mutation = mutation_from_env();
-    let reports = run_seeds(seeds, mutation);
+    let reports = run_seeds(&seeds, mutation, 2);
     let mut total = Stats::default();
     let mut failed = Vec::new();
     for report in &reports {
@@ -99,13 +67,11 @@ fn seeds_keep_every_invariant() {
         for violation in &report.violations {
             eprintln!("  {violation}");
         }
-        let mutation = std::env::var("TIDELINE_SIM_MUTATION")
-            .map(|name| format!("TIDELINE_SIM_MUTATION={name} "))
-            .unwrap_or_default();
         eprintln!(
-            "  replay: {mutation}TIDELINE_SIM_SEED={} cargo test -p tideline-protocol --test \
-             simulation -- --nocapture seeds_keep_every_invariant",
-            report.params.seed
+            "  replay: cargo run --release -p tideline-protocol --example simulate -- --seed {} \
+             --mutation {}",
+            report.params.seed,
+            mutation.name()
         );
     }
     assert!(

@@ -31,7 +31,7 @@ pub const DATA_DIR_DEFAULT: &str = "./tideline-data";
 pub const LISTEN_DEFAULT: &str = "127.0.0.1:7700";
 
 /// How far ahead of the server's clock an event's timestamp may be: five minutes.
-pub const MAX_SKEW_MS_DEFAULT: u64 = 5 * 60 * 1000;
+pub const MAX_SKEW_MS_DEFAULT: u64 = tideline_protocol::sync::MAX_SKEW_MS;
 
 /// Most connections open at once.
 pub const CONNECTIONS_MAX_DEFAULT: usize = 1024;

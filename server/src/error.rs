@@ -47,45 +47,15 @@ pub(crate) enum ApiError {
     /// The frame does not decode or breaks a limit.
     #[error(transparent)]
     Wire(#[from] WireError),
-    /// The frame decodes but is not a request.
-    #[error("the body is a {0} frame, but POST /v1/sync takes a Request frame")]
-    NotARequest(&'static str),
     /// The walk or the events break a rule of the session.
     #[error(transparent)]
     Sync(SyncError),
-    /// The protocol refused the request before anything was stored (for example an item
-    /// naming a group outside the session); the body says which rule and why.
+    /// The request was refused before anything was stored (`sync::request_admit`: a frame
+    /// that does not decode or is not a request, an event of another group, a forged creator,
+    /// a timestamp too far ahead, an item naming a group outside the session); the body says
+    /// which rule and why.
     #[error("{}", .0.message)]
     Refused(ErrorBody),
-    /// An event's creator is not the token's user.
-    #[error(
-        "event {index} of the request has creator `{creator}`, but your token is for `{user}`; \
-         write events as the user your token names"
-    )]
-    ForgedCreator {
-        /// Its position in the frame.
-        index: usize,
-        /// The creator it claims.
-        creator: String,
-        /// The token's user.
-        user: String,
-    },
-    /// An event's timestamp is too far ahead of the server's clock.
-    #[error(
-        "event {index} of the request is timestamped {wall_ms} ms, more than {max_skew_ms} ms \
-         ahead of the server's clock ({now_ms} ms); fix the client's clock and write the event \
-         again"
-    )]
-    TimestampInFuture {
-        /// Its position in the frame.
-        index: usize,
-        /// Its wall clock.
-        wall_ms: u64,
-        /// The server's clock.
-        now_ms: u64,
-        /// The tolerated skew.
-        max_skew_ms: u64,
-    },
     /// No endpoint at this path.
     #[error("there is no endpoint at this path; see the server's documentation for the endpoints")]
     NotFound,
@@ -105,11 +75,8 @@ impl ApiError {
             ApiError::FrameTooLarge { .. } => ErrorCode::FrameTooLarge,
             ApiError::BodyIncomplete => ErrorCode::MalformedFrame,
             ApiError::Wire(error) => error.code(),
-            ApiError::NotARequest(_) => ErrorCode::UnexpectedFrame,
             ApiError::Sync(error) => error.code(),
             ApiError::Refused(body) => body.code,
-            ApiError::ForgedCreator { .. } => ErrorCode::ForgedCreator,
-            ApiError::TimestampInFuture { .. } => ErrorCode::TimestampInFuture,
             ApiError::Internal(_) => ErrorCode::Internal,
             ApiError::NotFound | ApiError::MethodNotAllowed(..) | ApiError::BodyTimeout(_) => {
                 return None

@@ -21,9 +21,8 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tideline_protocol::event::VerifiedEvent;
 use tideline_protocol::sync::{self, SyncError};
-use tideline_protocol::wire::{self, decode_frame, encode_frame, Frame};
+use tideline_protocol::wire::{encode_frame, Frame};
 use tideline_store::RocksStore;
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, OwnedSemaphorePermit};
@@ -186,11 +185,17 @@ async fn sync_post(
     state.metrics.bytes_received(body.len());
 
     let now_ms = now_ms();
-    let max_skew_ms = state.max_skew_ms;
     let groups = identity.groups.clone();
+    let policy = sync::Policy {
+        max_skew_ms: state.max_skew_ms,
+        creator_check: true,
+    };
     // Decoding and hashing up to FRAME_BYTES_MAX of events is CPU work: off the async workers.
-    let (request, events) =
-        blocking(move || request_check(&body, &identity, now_ms, max_skew_ms)).await??;
+    let (request, events) = blocking(move || {
+        sync::request_admit(&body, &identity.groups, &identity.user, now_ms, policy)
+    })
+    .await?
+    .map_err(ApiError::Refused)?;
 
     if !events.is_empty() {
         state
@@ -253,42 +258,6 @@ async fn body_read(request: Request<Incoming>, bytes_max: usize) -> Result<Bytes
                 ApiError::BodyIncomplete
             }
         })
-}
-
-/// Everything checked before anything is stored: the frame, the session, the items' group
-/// indices, and each event's creator and timestamp. A request that fails here stores nothing.
-fn request_check(
-    body: &[u8],
-    identity: &Identity,
-    now_ms: u64,
-    max_skew_ms: u64,
-) -> Result<(wire::Request, Vec<VerifiedEvent>), ApiError> {
-    let request = match decode_frame(body)? {
-        Frame::Request(request) => request,
-        Frame::Response(_) => return Err(ApiError::NotARequest("Response")),
-        Frame::Error(_) => return Err(ApiError::NotARequest("Error")),
-    };
-    let events = sync::accept(&identity.groups, &request).map_err(ApiError::Sync)?;
-    sync::items_check(&identity.groups, &request.items).map_err(ApiError::Refused)?;
-    let horizon_ms = now_ms.saturating_add(max_skew_ms);
-    for (index, event) in events.iter().enumerate() {
-        if event.event.creator != identity.user {
-            return Err(ApiError::ForgedCreator {
-                index,
-                creator: event.event.creator.clone(),
-                user: identity.user.clone(),
-            });
-        }
-        if event.event.timestamp.wall_ms > horizon_ms {
-            return Err(ApiError::TimestampInFuture {
-                index,
-                wall_ms: event.event.timestamp.wall_ms,
-                now_ms,
-                max_skew_ms,
-            });
-        }
-    }
-    Ok((request, events))
 }
 
 /// `GET /v1/live`: a stream of the events that become durable in the token's groups.
