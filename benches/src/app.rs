@@ -165,8 +165,11 @@ pub fn run(options: &Options, heap: &dyn HeapMeter) -> anyhow::Result<()> {
         let result =
             case_run(workload, heap).with_context(|| format!("case {}", workload.label()))?;
         eprintln!(
-            "    built in {:.1} s, ran in {:.1} s",
+            "    built in {:.1} s (the two stores hold {:.0} MiB of heap, {} B per event per \
+             side), ran in {:.1} s",
             result.build_time.as_secs_f64(),
+            result.stores_heap_bytes as f64 / (1024.0 * 1024.0),
+            result.stores_heap_bytes / (2 * workload.events_per_side.max(1) as u64),
             case_started.elapsed().as_secs_f64() - result.build_time.as_secs_f64()
         );
         results.push(result);

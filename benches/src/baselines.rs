@@ -6,14 +6,13 @@
 //! function below says what it counts.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Instant;
 
 use anyhow::{ensure, Context};
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use tideline_protocol::event::{EventId, VerifiedEvent};
 use tideline_protocol::tree::Key;
 
-use crate::measure::{heap_growth, varint_len, HeapMeter, Measure, Protocol};
+use crate::measure::{varint_len, HeapMeter, Measure, Protocol, Side, StepMeter};
 use crate::workload::{Generated, Pattern};
 
 /// Bytes of an event id.
@@ -109,12 +108,15 @@ pub fn lower_bound(generated: &Generated) -> Measure {
 ///
 /// Over a request/response transport ACK2 is a second request, so it counts as a second round
 /// trip when it carries events; gossip over a message bus would call the whole thing 1.5.
+///
+/// The initiator's time is building the SYN; the responder's is parsing it, indexing its own
+/// ids and finding what each side lacks. Gathering the events is counted in bytes, not run.
 pub fn naive_run(sides: &Sides<'_>, heap: &dyn HeapMeter) -> anyhow::Result<Measure> {
-    let (result, heap_peak_bytes) = heap_growth(heap, || -> anyhow::Result<Measure> {
-        let started = Instant::now();
-        let mut measure = Measure::new(Protocol::Naive);
+    let mut measure = Measure::new(Protocol::Naive);
+    let mut meter = StepMeter::new(heap);
 
-        // SYN: encoded for real, so the time includes building and parsing it.
+    // SYN: encoded for real, so the time includes building and parsing it.
+    let syn = meter.work(Side::Initiator, || {
         let mut syn = Vec::with_capacity(
             COUNT_BYTES as usize + sides.initiator.len() * (ID_BYTES + TIMESTAMP_BYTES) as usize,
         );
@@ -123,9 +125,12 @@ pub fn naive_run(sides: &Sides<'_>, heap: &dyn HeapMeter) -> anyhow::Result<Meas
             syn.extend_from_slice(&key.id().0);
             syn.extend_from_slice(&key.timestamp().wall_ms.to_be_bytes());
         }
-        measure.bytes_to_responder += syn.len() as u64;
+        syn
+    });
+    measure.bytes_to_responder += syn.len() as u64;
 
-        // The responder parses the SYN and compares it with its own set.
+    // The responder parses the SYN and compares it with its own set.
+    let (wanted, pushed) = meter.work(Side::Responder, || {
         let theirs: HashSet<[u8; 32]> = syn[COUNT_BYTES as usize..]
             .chunks_exact((ID_BYTES + TIMESTAMP_BYTES) as usize)
             .map(|chunk| chunk[..32].try_into().expect("32 bytes"))
@@ -143,26 +148,24 @@ pub fn naive_run(sides: &Sides<'_>, heap: &dyn HeapMeter) -> anyhow::Result<Meas
             .map(Key::id)
             .filter(|id| !theirs.contains(&id.0))
             .collect();
-        measure.bytes_to_initiator += COUNT_BYTES + ID_BYTES * wanted.len() as u64 + COUNT_BYTES;
-        measure.bytes_to_initiator += pushed
-            .iter()
-            .map(|id| sides.event_frame_bytes(id))
-            .sum::<u64>();
-        measure.rounds = 1;
-        if !wanted.is_empty() {
-            measure.bytes_to_responder += COUNT_BYTES
-                + wanted
-                    .iter()
-                    .map(|id| sides.event_frame_bytes(&EventId(*id)))
-                    .sum::<u64>();
-            measure.rounds = 2;
-        }
-        measure.events_moved = (wanted.len() + pushed.len()) as u64;
-        measure.time = started.elapsed();
-        Ok(measure)
+        (wanted, pushed)
     });
-    let mut measure = result?;
-    measure.heap_peak_bytes = heap_peak_bytes;
+    measure.bytes_to_initiator += COUNT_BYTES + ID_BYTES * wanted.len() as u64 + COUNT_BYTES;
+    measure.bytes_to_initiator += pushed
+        .iter()
+        .map(|id| sides.event_frame_bytes(id))
+        .sum::<u64>();
+    measure.rounds = 1;
+    if !wanted.is_empty() {
+        measure.bytes_to_responder += COUNT_BYTES
+            + wanted
+                .iter()
+                .map(|id| sides.event_frame_bytes(&EventId(*id)))
+                .sum::<u64>();
+        measure.rounds = 2;
+    }
+    measure.events_moved = (wanted.len() + pushed.len()) as u64;
+    meter.write_to(&mut measure);
     Ok(measure)
 }
 
@@ -180,6 +183,13 @@ pub fn naive_run(sides: &Sides<'_>, heap: &dyn HeapMeter) -> anyhow::Result<Meas
 /// shared events of the newest 1% are sent again). In `uniform` and `groups` the logs diverged
 /// all through history, as between two peers or two servers, or a client restored from a
 /// backup: no position in one log describes what the other lacks, so it is marked N/A.
+///
+/// What each side knows before the session (the client its cursor and its outbox, the server
+/// its numbered log) is worked out from both sets before timing, as negentropy's storage is
+/// built before timing: a real client keeps its cursor and outbox as it goes, a server its log
+/// index. The initiator's time is listing its outbox's events for the request; the responder's
+/// is reading its log after the cursor. Both take time in proportion to what they send, not
+/// to n, and the heap figures hold only those lists.
 pub fn cursor_run(
     pattern: Pattern,
     sides: &Sides<'_>,
@@ -191,43 +201,50 @@ pub fn cursor_run(
             "differences all through history: no cursor describes them",
         ));
     }
-    let (result, heap_peak_bytes) = heap_growth(heap, || -> anyhow::Result<Measure> {
-        let started = Instant::now();
-        let mut measure = Measure::new(Protocol::Cursor);
-        let client: HashSet<EventId> = sides.initiator.iter().map(Key::id).collect();
-        let server: HashSet<EventId> = sides.responder.iter().map(Key::id).collect();
-        // The cursor: how many of the server's first events the client holds.
-        let cursor = sides
-            .responder
+    let client: HashSet<EventId> = sides.initiator.iter().map(Key::id).collect();
+    // The cursor: how many of the server's first events the client holds.
+    let cursor = sides
+        .responder
+        .iter()
+        .position(|key| !client.contains(&key.id()))
+        .unwrap_or(sides.responder.len());
+    drop(client);
+    let server: HashSet<EventId> = sides.responder.iter().map(Key::id).collect();
+    let outbox_positions: Vec<usize> = sides
+        .initiator
+        .iter()
+        .enumerate()
+        .filter(|(_, key)| !server.contains(&key.id()))
+        .map(|(position, _)| position)
+        .collect();
+    drop(server);
+
+    let mut measure = Measure::new(Protocol::Cursor);
+    let mut meter = StepMeter::new(heap);
+    let outbox: Vec<EventId> = meter.work(Side::Initiator, || {
+        outbox_positions
             .iter()
-            .position(|key| !client.contains(&key.id()))
-            .unwrap_or(sides.responder.len());
-        let outbox: Vec<EventId> = sides
-            .initiator
-            .iter()
-            .map(Key::id)
-            .filter(|id| !server.contains(id))
-            .collect();
-        measure.bytes_to_responder = TIMESTAMP_BYTES
-            + COUNT_BYTES
-            + outbox
-                .iter()
-                .map(|id| sides.event_frame_bytes(id))
-                .sum::<u64>();
-        let pulled = &sides.responder[cursor..];
-        measure.bytes_to_initiator = COUNT_BYTES
-            + pulled
-                .iter()
-                .map(|key| sides.event_frame_bytes(&key.id()))
-                .sum::<u64>()
-            + TIMESTAMP_BYTES;
-        measure.events_moved = (outbox.len() + pulled.len()) as u64;
-        measure.rounds = 1;
-        measure.time = started.elapsed();
-        Ok(measure)
+            .map(|position| sides.initiator[*position].id())
+            .collect()
     });
-    let mut measure = result?;
-    measure.heap_peak_bytes = heap_peak_bytes;
+    measure.bytes_to_responder = TIMESTAMP_BYTES
+        + COUNT_BYTES
+        + outbox
+            .iter()
+            .map(|id| sides.event_frame_bytes(id))
+            .sum::<u64>();
+    let pulled: Vec<EventId> = meter.work(Side::Responder, || {
+        sides.responder[cursor..].iter().map(Key::id).collect()
+    });
+    measure.bytes_to_initiator = COUNT_BYTES
+        + pulled
+            .iter()
+            .map(|id| sides.event_frame_bytes(id))
+            .sum::<u64>()
+        + TIMESTAMP_BYTES;
+    measure.events_moved = (outbox.len() + pulled.len()) as u64;
+    measure.rounds = 1;
+    meter.write_to(&mut measure);
     Ok(measure)
 }
 
@@ -250,7 +267,12 @@ pub struct NegentropyRun {
 /// `need` lists, one more round trip moves the events: the request carries a 4-byte count and
 /// the 32-byte ids it needs, and a 4-byte count and the events it has; the response a 4-byte
 /// count and the needed events.
+///
+/// The initiator's time is `initiate` and `reconcile_with_ids`; the responder's is `reconcile`.
+/// Each side's `Negentropy` is made in its first step.
 pub fn negentropy_run(sides: &Sides<'_>, heap: &dyn HeapMeter) -> anyhow::Result<NegentropyRun> {
+    use Side::{Initiator as I, Responder as R};
+
     let storage = |keys: &[Key]| -> anyhow::Result<NegentropyStorageVector> {
         let mut storage = NegentropyStorageVector::with_capacity(keys.len());
         for key in keys {
@@ -265,67 +287,79 @@ pub fn negentropy_run(sides: &Sides<'_>, heap: &dyn HeapMeter) -> anyhow::Result
     // Storage is built before timing: a relay keeps it, as Tideline keeps its tree.
     let initiator_storage = storage(&sides.initiator)?;
     let responder_storage = storage(&sides.responder)?;
-    let (result, heap_peak_bytes) = heap_growth(heap, || -> anyhow::Result<NegentropyRun> {
-        let started = Instant::now();
-        let mut measure = Measure::new(Protocol::Negentropy);
+    let mut measure = Measure::new(Protocol::Negentropy);
+    let mut meter = StepMeter::new(heap);
+    let mut have: Vec<Id> = Vec::new();
+    let mut need: Vec<Id> = Vec::new();
+    let (mut initiator, mut message) = meter.work(I, || -> anyhow::Result<_> {
         let mut initiator = Negentropy::borrowed(&initiator_storage, NEGENTROPY_FRAME_SIZE_LIMIT)?;
-        let mut responder = Negentropy::borrowed(&responder_storage, NEGENTROPY_FRAME_SIZE_LIMIT)?;
-        let mut have: Vec<Id> = Vec::new();
-        let mut need: Vec<Id> = Vec::new();
-        let mut message = initiator.initiate()?;
-        let mut message_bytes = 0u64;
-        let mut message_rounds = 0u32;
-        loop {
-            message_bytes += message.len() as u64;
-            measure.bytes_to_responder += message.len() as u64;
+        let message = initiator.initiate()?;
+        Ok((initiator, message))
+    })?;
+    let mut responder = None;
+    let mut message_bytes = 0u64;
+    let mut message_rounds = 0u32;
+    loop {
+        message_bytes += message.len() as u64;
+        measure.bytes_to_responder += message.len() as u64;
+        let answer = meter.work(R, || -> anyhow::Result<Vec<u8>> {
+            if responder.is_none() {
+                responder = Some(Negentropy::borrowed(
+                    &responder_storage,
+                    NEGENTROPY_FRAME_SIZE_LIMIT,
+                )?);
+            }
             let answer = responder
+                .as_mut()
+                .expect("made above")
                 .reconcile(&message)
                 .context("negentropy responder")?;
-            message_rounds += 1;
-            message_bytes += answer.len() as u64;
-            measure.bytes_to_initiator += answer.len() as u64;
-            match initiator
+            drop(message);
+            Ok(answer)
+        })?;
+        message_rounds += 1;
+        message_bytes += answer.len() as u64;
+        measure.bytes_to_initiator += answer.len() as u64;
+        let next = meter.work(I, || {
+            initiator
                 .reconcile_with_ids(&answer, &mut have, &mut need)
-                .context("negentropy initiator")?
-            {
-                Some(next) => message = next,
-                None => break,
-            }
+                .context("negentropy initiator")
+        })?;
+        match next {
+            Some(next) => message = next,
+            None => break,
         }
-        measure.rounds = message_rounds;
-        if !have.is_empty() || !need.is_empty() {
-            measure.rounds += 1;
-            let event_bytes = |ids: &[Id]| -> u64 {
-                ids.iter()
-                    .map(|id| sides.event_frame_bytes(&EventId(*id.as_bytes())))
-                    .sum()
-            };
-            measure.bytes_to_responder +=
-                COUNT_BYTES + ID_BYTES * need.len() as u64 + COUNT_BYTES + event_bytes(&have);
-            measure.bytes_to_initiator += COUNT_BYTES + event_bytes(&need);
-        }
-        measure.events_moved = (have.len() + need.len()) as u64;
-        measure.time = started.elapsed();
-        // negentropy must find exactly the unshared events, split by side.
-        for id in have.iter().chain(&need) {
-            ensure!(
-                sides.unshared.contains_key(&EventId(*id.as_bytes())),
-                "negentropy reported a shared event as missing"
-            );
-        }
+    }
+    measure.rounds = message_rounds;
+    if !have.is_empty() || !need.is_empty() {
+        measure.rounds += 1;
+        let event_bytes = |ids: &[Id]| -> u64 {
+            ids.iter()
+                .map(|id| sides.event_frame_bytes(&EventId(*id.as_bytes())))
+                .sum()
+        };
+        measure.bytes_to_responder +=
+            COUNT_BYTES + ID_BYTES * need.len() as u64 + COUNT_BYTES + event_bytes(&have);
+        measure.bytes_to_initiator += COUNT_BYTES + event_bytes(&need);
+    }
+    measure.events_moved = (have.len() + need.len()) as u64;
+    meter.write_to(&mut measure);
+    // negentropy must find exactly the unshared events, split by side.
+    for id in have.iter().chain(&need) {
         ensure!(
-            have.len() + need.len() == sides.unshared.len(),
-            "negentropy found {} differences, the workload has {}",
-            have.len() + need.len(),
-            sides.unshared.len()
+            sides.unshared.contains_key(&EventId(*id.as_bytes())),
+            "negentropy reported a shared event as missing"
         );
-        Ok(NegentropyRun {
-            measure,
-            message_bytes,
-            message_rounds,
-        })
-    });
-    let mut run = result?;
-    run.measure.heap_peak_bytes = heap_peak_bytes;
-    Ok(run)
+    }
+    ensure!(
+        have.len() + need.len() == sides.unshared.len(),
+        "negentropy found {} differences, the workload has {}",
+        have.len() + need.len(),
+        sides.unshared.len()
+    );
+    Ok(NegentropyRun {
+        measure,
+        message_bytes,
+        message_rounds,
+    })
 }

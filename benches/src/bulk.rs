@@ -10,19 +10,24 @@
 //! Events whose bytes were not generated (the shared history of a large workload) are stored
 //! with empty bytes: the walk never reads them unless it sends them, and an empty event fails
 //! to decode at the receiver, so a protocol that sent a shared event would fail the run instead
-//! of passing silently.
+//! of passing silently. [`store_build`] builds a [`CompactStore`], which keeps no bytes for
+//! them; [`store_fill`] fills any in-memory store.
 
 use std::convert::Infallible;
 
 use tideline_protocol::event::{EventId, VerifiedEvent};
-use tideline_protocol::store::{Batch, MemoryStore, Store};
+use tideline_protocol::store::{Batch, Store};
 use tideline_protocol::tree::{
     branch_digest, leaf_digest, Digest, Key, Node, Path, KEY_NIBBLES, LEAF_EVENTS_MAX, RADIX,
 };
 use tideline_protocol::wire::Groups;
 
-/// Writes committed per batch, so that no batch holds ten million keys at once.
-const BATCH_WRITES_MAX: usize = 1 << 20;
+use crate::compact::CompactStore;
+
+/// Bytes of writes per batch, counted as their in-memory sizes (a node write is about 650
+/// bytes, since `Node` holds sixteen optional digests; a key or an event write about 60), so
+/// that a batch stays a few tens of MiB however many events are built.
+const BATCH_BYTES_MAX: usize = 32 << 20;
 
 /// What a bulk build wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -36,26 +41,38 @@ pub struct BuildStats {
 }
 
 /// Collects writes and commits them in bounded batches.
-struct Writer<'a> {
-    store: &'a mut MemoryStore,
+struct Writer<'a, S> {
+    store: &'a mut S,
     batch: Batch,
-    writes: usize,
+    /// In-memory bytes of the writes in `batch`.
+    bytes: usize,
     stats: BuildStats,
 }
 
-impl Writer<'_> {
-    fn flush_if_full(&mut self) {
-        self.writes += 1;
-        if self.writes >= BATCH_WRITES_MAX {
+impl<S: Store<Error = Infallible>> Writer<'_, S> {
+    /// Counts a write of `bytes` and commits the batch once it is full.
+    fn flush_if_full(&mut self, bytes: usize) {
+        self.bytes += bytes;
+        if self.bytes >= BATCH_BYTES_MAX {
             self.flush();
         }
     }
 
     fn flush(&mut self) {
         let batch = std::mem::take(&mut self.batch);
-        let result: Result<(), Infallible> = self.store.commit(batch);
-        result.expect("the memory store does not fail");
-        self.writes = 0;
+        let Ok(()) = self.store.commit(batch);
+        self.bytes = 0;
+    }
+
+    fn key(&mut self, group: &str, key: Key) {
+        self.batch.keys.push((group.to_owned(), key));
+        self.flush_if_full(size_of::<(String, Key)>() + group.len());
+    }
+
+    fn event(&mut self, id: EventId, bytes: Vec<u8>) {
+        let len = bytes.len();
+        self.batch.events.push((id, bytes));
+        self.flush_if_full(size_of::<(EventId, Vec<u8>)>() + len);
     }
 
     fn node(&mut self, group: &str, address: Path, node: Node) {
@@ -63,27 +80,34 @@ impl Writer<'_> {
         self.stats.node_bytes += postcard::to_allocvec(&node)
             .expect("a node serializes")
             .len();
+        let len = group.len() + address.len();
         self.batch.nodes.push((group.to_owned(), address, node));
-        self.flush_if_full();
+        self.flush_if_full(size_of::<(String, Path, Node)>() + len);
     }
 }
 
-/// Adds, to an empty `store`, the events with these keys (by group index) and these bytes.
-/// `bytes` holds the events whose bytes are known; every other key gets empty bytes.
-pub fn store_fill(
-    store: &mut MemoryStore,
+/// Adds, to an empty in-memory `store`, the events with these keys (by group index) and these
+/// bytes. `bytes` holds the events whose bytes are known; every other key gets empty bytes.
+pub fn store_fill<S: Store<Error = Infallible>>(
+    store: &mut S,
     groups: &Groups,
     keys: impl IntoIterator<Item = (u32, Key)>,
     bytes: impl IntoIterator<Item = (EventId, Vec<u8>)>,
 ) -> BuildStats {
+    let keys = keys.into_iter();
     let mut by_group: Vec<Vec<Key>> = vec![Vec::new(); groups.len()];
+    if let [only] = &mut by_group[..] {
+        // One group takes every key: reserve them all, rather than let doubling leave up to
+        // half of ten million keys' capacity unused.
+        only.reserve_exact(keys.size_hint().0);
+    }
     for (group, key) in keys {
         by_group[group as usize].push(key);
     }
     let mut writer = Writer {
         store,
         batch: Batch::default(),
-        writes: 0,
+        bytes: 0,
         stats: BuildStats::default(),
     };
     for (index, keys) in by_group.iter_mut().enumerate() {
@@ -94,32 +118,29 @@ pub fn store_fill(
         let name = groups.name(index as u32).expect("index of the list");
         for key in keys.iter() {
             writer.stats.events += 1;
-            writer.batch.keys.push((name.to_owned(), *key));
-            writer.flush_if_full();
-            writer.batch.events.push((key.id(), Vec::new()));
-            writer.flush_if_full();
+            writer.key(name, *key);
+            writer.event(key.id(), Vec::new());
         }
         if !keys.is_empty() {
             subtree_build(&mut writer, name, Path::root(), keys);
         }
     }
-    // Known bytes replace the placeholders; the memory store's commit overwrites by id.
+    // Known bytes replace the placeholders; a store's commit overwrites by id.
     writer.flush();
     for (id, bytes) in bytes {
-        writer.batch.events.push((id, bytes));
-        writer.flush_if_full();
+        writer.event(id, bytes);
     }
     writer.flush();
     writer.stats
 }
 
-/// A store holding `keys` (placeholders) and `events` (real bytes).
+/// A compact store holding `keys` (placeholders) and `events` (real bytes).
 pub fn store_build(
     groups: &Groups,
     keys: impl IntoIterator<Item = (u32, Key)>,
     events: &[VerifiedEvent],
-) -> (MemoryStore, BuildStats) {
-    let mut store = MemoryStore::new();
+) -> (CompactStore, BuildStats) {
+    let mut store = CompactStore::new();
     let event_keys = events.iter().map(|event| {
         let group = groups
             .index_of(&event.event.group)
@@ -132,13 +153,19 @@ pub fn store_build(
         keys.into_iter().chain(event_keys),
         events.iter().map(|event| (event.id, event.bytes.clone())),
     );
+    store.shrink_to_fit();
     (store, stats)
 }
 
 /// Writes the subtree of `keys` (sorted, distinct, all under `address`) at `address`; returns
 /// its digest. The same rules as the protocol's `tree::build`: a leaf for at most
 /// [`LEAF_EVENTS_MAX`] keys, else a branch at the keys' longest common prefix.
-fn subtree_build(writer: &mut Writer<'_>, group: &str, address: Path, keys: &[Key]) -> Digest {
+fn subtree_build<S: Store<Error = Infallible>>(
+    writer: &mut Writer<'_, S>,
+    group: &str,
+    address: Path,
+    keys: &[Key],
+) -> Digest {
     if keys.len() <= LEAF_EVENTS_MAX {
         let ids: Vec<EventId> = keys.iter().map(Key::id).collect();
         let digest = leaf_digest(&ids);
@@ -188,8 +215,10 @@ fn subtree_build(writer: &mut Writer<'_>, group: &str, address: Path, keys: &[Ke
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::compact::ADDRESS_SHORT_NIBBLES_MAX;
+    use tideline_protocol::event::Hlc;
     use tideline_protocol::sim::{create_event, Rng};
-    use tideline_protocol::store::ReadStore;
+    use tideline_protocol::store::{MemoryStore, ReadStore};
     use tideline_protocol::sync::{reconcile, Config};
     use tideline_protocol::tree::{digest_of, insert, Tree};
     use tideline_protocol::wire::Salt;
@@ -242,6 +271,75 @@ mod tests {
             assert_eq!(bulk.events_len(), count);
             for event in &events {
                 assert_eq!(bulk.event(&event.id).unwrap().as_ref(), Some(&event.bytes));
+            }
+        }
+    }
+
+    /// Every node of `name`'s tree in `store`, walked from the root, with its address.
+    fn nodes_of(store: &impl ReadStore<Error = Infallible>, name: &str) -> Vec<(Path, Node)> {
+        let mut nodes = Vec::new();
+        let mut addresses = vec![Path::root()];
+        while let Some(address) = addresses.pop() {
+            let Ok(Some(node)) = store.node(name, &address) else {
+                continue;
+            };
+            if let Node::Branch { lcp, children, .. } = &node {
+                for (nibble, child) in children.iter().enumerate() {
+                    if child.is_some() {
+                        addresses.push(lcp.child(nibble as u8));
+                    }
+                }
+            }
+            nodes.push((address, node));
+        }
+        nodes
+    }
+
+    /// Guards the compact store on the addresses the generated workloads never reach: keys
+    /// that share a timestamp and long id prefixes put nodes deeper than a packed address
+    /// holds, and both stores must still hold the same tree and key index.
+    #[test]
+    fn deep_trees_are_the_same_in_both_stores() {
+        let names = ["a", "b"];
+        let groups = Groups::new(names).unwrap();
+        let mut rng = Rng::new(8);
+        let timestamp = Hlc {
+            wall_ms: 1_790_000_000_000,
+            counter: 3,
+        };
+        let keys: Vec<(u32, Key)> = (0..3_000)
+            .map(|index| {
+                let mut id: [u8; 32] = rng.bytes();
+                // A third share 12 bytes, a third 6, a third nothing beyond the timestamp.
+                let shared = [12, 6, 0][index % 3];
+                id[..shared].fill(0xA5);
+                (index as u32 % 2, Key::new(timestamp, EventId(id)))
+            })
+            .collect();
+        let mut compact = CompactStore::new();
+        let mut memory = MemoryStore::new();
+        let compact_stats = store_fill(&mut compact, &groups, keys.iter().copied(), []);
+        let memory_stats = store_fill(&mut memory, &groups, keys.iter().copied(), []);
+        assert_eq!(compact_stats, memory_stats);
+        for name in names {
+            let nodes = nodes_of(&compact, name);
+            assert_eq!(nodes, nodes_of(&memory, name));
+            assert!(
+                nodes
+                    .iter()
+                    .any(|(address, _)| address.len() > ADDRESS_SHORT_NIBBLES_MAX),
+                "some nodes are deeper than a packed address"
+            );
+            let all = memory.keys(name, &Path::root(), None, usize::MAX).unwrap();
+            assert_eq!(
+                compact.keys(name, &Path::root(), None, usize::MAX).unwrap(),
+                all
+            );
+            for (address, _) in nodes.iter().step_by(7) {
+                assert_eq!(
+                    compact.keys(name, address, Some(&all[all.len() / 2]), 20),
+                    memory.keys(name, address, Some(&all[all.len() / 2]), 20)
+                );
             }
         }
     }

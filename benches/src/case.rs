@@ -22,12 +22,23 @@ pub fn sample_event_bytes(payload_bytes: usize) -> usize {
         .len()
 }
 
-/// Heap one event costs in a bulk-built `MemoryStore`, measured at n = 10^6 (1,733 MiB for two
-/// replicas of 10^6 events): the key index and event map take about 130 bytes, the tree the
-/// rest, since the tree has about 0.53 nodes per event (leaves average under two events) and
-/// every `Node` is a 600-byte enum (a branch's 16 optional digests), plus its address and map
-/// entry.
-pub const STORE_BYTES_PER_EVENT: u64 = 900;
+/// Heap one event costs in a bulk-built [`CompactStore`](crate::compact::CompactStore),
+/// measured at n = 10^6: the two replicas of `uniform n=1000000 d=1000` hold 299 MiB (the
+/// binary prints it after building them), 157 bytes per event per side. A key takes 44 of
+/// them, an id 32, and the tree the rest: 0.53 nodes per event, each a 56-byte entry (packed
+/// address, leaf or boxed branch) in a hash map between half and seven-eighths full, plus each
+/// branch's record with its non-empty children's digests. At n = 10^7 it is 138 bytes (leaves
+/// are fuller: 0.37 nodes per event). A bulk-built `MemoryStore` held 884 bytes per event at
+/// n = 10^6, since its `Node` is a 600-byte enum (a branch's sixteen optional digests) keyed by
+/// a `String` and a `Path`.
+pub const STORE_BYTES_PER_EVENT: u64 = 157;
+
+/// What a case holds at its peak besides the two stores, per event per side. The peak comes
+/// while the second store is built: the first store, the generated keys (48 bytes per event),
+/// the build's sorted key list (44) and its batch. Measured: `uniform n=10000000 d=1000`
+/// peaked at 3.73 GiB of RSS, 400 bytes per event per side, of which the stores' 2 × 138; this
+/// leaves a margin over the other 124.
+pub const CASE_OTHER_BYTES_PER_EVENT: u64 = 150;
 
 /// The memory the system could still give this process, from `/proc/meminfo`.
 fn memory_available_bytes() -> Option<u64> {
@@ -41,13 +52,13 @@ fn memory_available_bytes() -> Option<u64> {
 
 /// Runs one workload through Tideline, the baselines and the lower bound.
 pub fn case_run(workload: &Workload, heap: &dyn HeapMeter) -> anyhow::Result<CaseResult> {
-    // Building peaks at about 1.4 times what the two stores keep.
-    let needed = 2 * workload.events_per_side as u64 * STORE_BYTES_PER_EVENT * 14 / 10;
+    let needed =
+        workload.events_per_side as u64 * (2 * STORE_BYTES_PER_EVENT + CASE_OTHER_BYTES_PER_EVENT);
     if let Some(available) = memory_available_bytes() {
         ensure!(
             needed <= available,
-            "two in-memory replicas of {} events need about {:.1} GiB, and {:.1} GiB is \
-             available; lower n (3,000,000 fits in 24 GiB)",
+            "a case of {} events per side needs about {:.1} GiB, and {:.1} GiB is available; \
+             lower n (10,000,000 needs 4.3 GiB)",
             workload.events_per_side,
             needed as f64 / (1u64 << 30) as f64,
             available as f64 / (1u64 << 30) as f64
@@ -66,6 +77,7 @@ pub fn case_run(workload: &Workload, heap: &dyn HeapMeter) -> anyhow::Result<Cas
     drop(sides);
 
     let building = Instant::now();
+    let heap_before_stores = heap.current_bytes();
     let (mut initiator, _) = store_build(
         &generated.groups,
         generated.common.iter().copied(),
@@ -77,6 +89,7 @@ pub fn case_run(workload: &Workload, heap: &dyn HeapMeter) -> anyhow::Result<Cas
         &generated.only_responder,
     );
     let build_time = generate_time + building.elapsed();
+    let stores_heap_bytes = heap.current_bytes().saturating_sub(heap_before_stores) as u64;
     let salt = Salt(Rng::new(workload.seed).bytes());
     let tideline = tideline_run(
         &mut initiator,
@@ -110,6 +123,7 @@ pub fn case_run(workload: &Workload, heap: &dyn HeapMeter) -> anyhow::Result<Cas
         missing_event_bytes: generated.missing_event_bytes(),
         differences: generated.differences() as u64,
         build_time,
+        stores_heap_bytes,
         measures,
         negentropy_message_bytes: negentropy.message_bytes,
         negentropy_message_rounds: negentropy.message_rounds,
@@ -121,7 +135,8 @@ pub fn case_run(workload: &Workload, heap: &dyn HeapMeter) -> anyhow::Result<Cas
 pub enum Suite {
     /// n up to 10^5: a minute or two.
     Quick,
-    /// n up to 10^6 (and one 10^7 case unless left out): about a quarter of an hour on 2 cores.
+    /// n = 10^6 for most cases, and a sweep of n from 10^4 to 10^7 at d = 1,000 (`--events-max`
+    /// leaves the larger ones out).
     Full,
 }
 
@@ -169,8 +184,8 @@ pub fn suite_workloads(suite: Suite, seed: u64, events_max: usize) -> Vec<Worklo
             for d in [0, 1, 10, 100, 1_000, 10_000, 100_000] {
                 workloads.push(with(Pattern::Uniform, n, d));
             }
-            // 10^7 does not fit: see `STORE_BYTES_PER_EVENT`.
-            for events in [10_000, 100_000, 3_000_000] {
+            // 10^7 fits since the replicas are `CompactStore`s: see `STORE_BYTES_PER_EVENT`.
+            for events in [10_000, 100_000, 3_000_000, 10_000_000] {
                 workloads.push(with(Pattern::Uniform, events, 1_000));
             }
             for d in [10, 1_000, 10_000] {

@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{bail, ensure, Context};
 use base64::Engine as _;
@@ -26,7 +26,7 @@ use hyper::{Method, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use tideline_protocol::replica::apply;
 use tideline_protocol::sim::Rng;
-use tideline_protocol::store::MemoryStore;
+use tideline_protocol::store::Store;
 use tideline_protocol::sync::{Config, Initiator};
 use tideline_protocol::wire::{decode_frame, encode_frame, Frame, Groups, Salt};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -234,44 +234,54 @@ pub struct HttpSession {
 }
 
 /// One whole session of `store` against the server, on a new connection.
-async fn session(
+///
+/// The initiator's time is its own calls (`poll_request` and encoding, decoding and
+/// `handle_response`); the responder's is the rest of each round trip as the client sees it:
+/// the server's work and the network. Heap is not measured: the server is another process.
+async fn session<S: Store>(
     url: &Uri,
     token: &str,
-    store: &mut MemoryStore,
+    store: &mut S,
     groups: &Groups,
     salt: Salt,
 ) -> anyhow::Result<HttpSession> {
     let mut connection = Connection::open(url, token).await?;
-    let started = Instant::now();
-    let mut apply_time = Duration::ZERO;
+    let mut measure = Measure::new(Protocol::TidelineHttp);
     let mut initiator = Initiator::new(groups.clone(), salt, Config::default());
     let mut frame_bytes_to_server = 0u64;
     let mut frame_bytes_to_client = 0u64;
     let mut events_received = 0usize;
     let mut events_sent = 0usize;
-    while let Some(request) = initiator.poll_request(&*store)? {
+    loop {
+        let working = Instant::now();
+        let Some(request) = initiator.poll_request(&*store)? else {
+            measure.initiator.time += working.elapsed();
+            break;
+        };
         events_sent += request.events.len();
         let body = encode_frame(&Frame::Request(request));
+        measure.initiator.time += working.elapsed();
         frame_bytes_to_server += body.len() as u64;
+        let waiting = Instant::now();
         let answer = connection.round(body).await?;
+        measure.responder.time += waiting.elapsed();
         frame_bytes_to_client += answer.len() as u64;
+        let working = Instant::now();
         let response = match decode_frame(&answer)? {
             Frame::Response(response) => response,
             other => bail!("the server answered a sync with {other:?}"),
         };
         let events = initiator.handle_response(response)?;
+        measure.initiator.time += working.elapsed();
         events_received += events.len();
         let applying = Instant::now();
         apply(store, &events).context("applying the server's events")?;
-        apply_time += applying.elapsed();
+        measure.initiator.apply_time += applying.elapsed();
     }
-    let mut measure = Measure::new(Protocol::TidelineHttp);
     measure.bytes_to_responder = connection.written.load(Ordering::Relaxed);
     measure.bytes_to_initiator = connection.read.load(Ordering::Relaxed);
     measure.rounds = initiator.rounds();
     measure.events_moved = (events_received + events_sent) as u64;
-    measure.time = started.elapsed().saturating_sub(apply_time);
-    measure.apply_time = apply_time;
     Ok(HttpSession {
         measure,
         frame_bytes_to_server,
@@ -407,7 +417,7 @@ pub fn http_markdown(report: &HttpReport) -> String {
             measure.rounds,
             session.events_sent,
             session.events_received,
-            measure.time.as_secs_f64() * 1000.0
+            measure.time().as_secs_f64() * 1000.0
         ));
     }
     out
@@ -421,6 +431,7 @@ mod tests {
     /// store, no token check. Returns its address; the server thread ends with the test process.
     fn stand_in_server(groups: Groups) -> std::net::SocketAddr {
         use std::sync::Mutex;
+        use tideline_protocol::store::MemoryStore;
         use tideline_protocol::sync::{accept, respond};
 
         let (sender, receiver) = std::sync::mpsc::channel();

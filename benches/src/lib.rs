@@ -4,9 +4,11 @@
 //! - [`app`]: the command line and what it runs.
 //! - [`workload`]: two replicas' logs generated from a seed: patterns, sizes, splits.
 //! - [`bulk`]: building a replica's store and tree in one pass, for 10^6 events and more.
+//! - [`compact`]: an in-memory store that answers like `MemoryStore` in a fraction of its
+//!   memory, so that two replicas of 10^7 events fit.
 //! - [`session`]: a Tideline session in process, frame by frame, measured.
 //! - [`baselines`]: naive (id, timestamp) exchange, cursor pull, negentropy, the lower bound.
-//! - [`measure`]: what a protocol cost, and heap accounting.
+//! - [`measure`]: what a protocol cost on each side, and time and heap accounting.
 //! - [`case`]: one workload through every protocol, and the predefined suites.
 //! - [`report`]: markdown and CSV.
 //! - [`plot`]: SVG plots.
@@ -19,6 +21,7 @@ pub mod app;
 pub mod baselines;
 pub mod bulk;
 pub mod case;
+pub mod compact;
 pub mod http;
 pub mod measure;
 pub mod plot;

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::measure::{Measure, Protocol};
+use crate::measure::{Measure, Protocol, SideCost};
 use crate::workload::Workload;
 
 /// Everything measured on one workload.
@@ -17,6 +17,9 @@ pub struct CaseResult {
     pub differences: u64,
     /// Time to generate the logs and build both replicas' stores and trees.
     pub build_time: Duration,
+    /// Heap the two replicas' stores hold once built, before the session; 0 when the heap is
+    /// not measured.
+    pub stores_heap_bytes: u64,
     /// One measure per protocol, the lower bound included.
     pub measures: Vec<Measure>,
     /// negentropy's own messages, without the events: bytes both ways.
@@ -48,7 +51,7 @@ impl CaseResult {
     }
 }
 
-const COLUMNS: [&str; 17] = [
+const COLUMNS: [&str; 20] = [
     "pattern",
     "n",
     "d",
@@ -62,11 +65,22 @@ const COLUMNS: [&str; 17] = [
     "bytes_beyond_events",
     "overhead_over_lower_bound",
     "rounds",
-    "time_ms",
-    "apply_ms",
-    "heap_peak_bytes",
+    "initiator_time_ms",
+    "responder_time_ms",
+    "initiator_apply_ms",
+    "responder_apply_ms",
+    "initiator_heap_peak_bytes",
+    "responder_heap_peak_bytes",
     "not_applicable",
 ];
+
+/// The position of a column in [`COLUMNS`].
+fn column(name: &str) -> usize {
+    COLUMNS
+        .iter()
+        .position(|column| *column == name)
+        .expect("a column of the CSV")
+}
 
 /// The results as CSV, one line per workload and protocol, with a header line.
 pub fn csv(results: &[CaseResult]) -> String {
@@ -83,6 +97,14 @@ pub fn csv(results: &[CaseResult]) -> String {
                     String::new()
                 }
             };
+            let time = |duration: Duration| {
+                if applicable {
+                    format!("{:.3}", duration.as_secs_f64() * 1000.0)
+                } else {
+                    String::new()
+                }
+            };
+            let apply = |duration: Duration| format!("{:.3}", duration.as_secs_f64() * 1000.0);
             let fields = [
                 workload.pattern.to_string(),
                 workload.events_per_side.to_string(),
@@ -100,13 +122,12 @@ pub fn csv(results: &[CaseResult]) -> String {
                     .filter(|_| applicable)
                     .map_or(String::new(), |ratio| format!("{ratio:.3}")),
                 number(u64::from(measure.rounds)),
-                if applicable {
-                    format!("{:.3}", measure.time.as_secs_f64() * 1000.0)
-                } else {
-                    String::new()
-                },
-                format!("{:.3}", measure.apply_time.as_secs_f64() * 1000.0),
-                number(measure.heap_peak_bytes),
+                time(measure.initiator.time),
+                time(measure.responder.time),
+                apply(measure.initiator.apply_time),
+                apply(measure.responder.apply_time),
+                number(measure.initiator.heap_peak_bytes),
+                number(measure.responder.heap_peak_bytes),
                 measure.not_applicable.unwrap_or("").replace(',', ";"),
             ];
             out.push_str(&fields.join(","));
@@ -139,21 +160,24 @@ fn milliseconds(duration: Duration) -> String {
     }
 }
 
-/// The results as one markdown table.
+/// The results as one markdown table. Times and heap peaks are per side: see
+/// [`crate::measure::SideCost`] for what they count.
 pub fn markdown(results: &[CaseResult]) -> String {
     let mut out = String::new();
     out.push_str(
         "| workload | protocol | → responder (B) | → initiator (B) | total (B) | beyond events (B) \
-         | × lower bound | rounds | time (ms) | heap peak (MiB) |\n",
+         | × lower bound | rounds | initiator time (ms) | responder time (ms) \
+         | initiator heap peak (MiB) | responder heap peak (MiB) |\n",
     );
-    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n");
+    out.push_str("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n");
     for result in results {
         let label = result.workload.label();
         for measure in &result.measures {
             if let Some(why) = measure.not_applicable {
                 let _ = writeln!(
                     out,
-                    "| {label} | {} | N/A | N/A | N/A | N/A | N/A | N/A | N/A | N/A ({why}) |",
+                    "| {label} | {} | N/A | N/A | N/A | N/A | N/A | N/A | N/A | N/A | N/A | N/A \
+                     ({why}) |",
                     measure.protocol
                 );
                 continue;
@@ -161,25 +185,34 @@ pub fn markdown(results: &[CaseResult]) -> String {
             let ratio = result
                 .overhead_ratio(measure)
                 .map_or("–".to_owned(), |ratio| format!("{ratio:.2}"));
-            let time = if measure.protocol == Protocol::LowerBound {
-                "–".to_owned()
-            } else {
-                milliseconds(measure.time)
+            let lower_bound = measure.protocol == Protocol::LowerBound;
+            let time = |duration: Duration| {
+                if lower_bound {
+                    "–".to_owned()
+                } else {
+                    milliseconds(duration)
+                }
             };
-            let heap = if measure.protocol == Protocol::LowerBound {
-                "–".to_owned()
-            } else {
-                format!("{:.1}", measure.heap_peak_bytes as f64 / (1024.0 * 1024.0))
+            let heap = |bytes: u64| {
+                if lower_bound {
+                    "–".to_owned()
+                } else {
+                    format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
+                }
             };
             let _ = writeln!(
                 out,
-                "| {label} | {} | {} | {} | {} | {} | {ratio} | {} | {time} | {heap} |",
+                "| {label} | {} | {} | {} | {} | {} | {ratio} | {} | {} | {} | {} | {} |",
                 measure.protocol,
                 thousands(measure.bytes_to_responder),
                 thousands(measure.bytes_to_initiator),
                 thousands(measure.bytes_total()),
                 thousands(result.overhead_bytes(measure)),
                 measure.rounds,
+                time(measure.initiator.time),
+                time(measure.responder.time),
+                heap(measure.initiator.heap_peak_bytes),
+                heap(measure.responder.heap_peak_bytes),
             );
         }
     }
@@ -239,32 +272,36 @@ pub fn csv_parse(text: &str) -> anyhow::Result<Vec<CaseResult>> {
                 COLUMNS.len()
             );
         }
-        let number = |column: usize| -> anyhow::Result<u64> {
-            if fields[column].is_empty() {
+        let field = |name: &str| fields[column(name)];
+        let number = |name: &str| -> anyhow::Result<u64> {
+            if field(name).is_empty() {
                 return Ok(0);
             }
-            fields[column]
+            field(name)
                 .parse()
-                .with_context(|| format!("line {}: {}", index + 2, COLUMNS[column]))
+                .with_context(|| format!("line {}: {name}", index + 2))
         };
-        let milliseconds = |column: usize| -> anyhow::Result<Duration> {
-            if fields[column].is_empty() {
+        let milliseconds = |name: &str| -> anyhow::Result<Duration> {
+            if field(name).is_empty() {
                 return Ok(Duration::ZERO);
             }
-            let ms: f64 = fields[column].parse()?;
+            let ms: f64 = field(name)
+                .parse()
+                .with_context(|| format!("line {}: {name}", index + 2))?;
             Ok(Duration::from_secs_f64(ms / 1000.0))
         };
-        let groups = number(5)? as usize;
+        let groups = number("groups")? as usize;
         let workload = Workload {
-            pattern: Pattern::from_str(fields[0], false).map_err(anyhow::Error::msg)?,
-            events_per_side: number(1)? as usize,
-            differences: number(2)? as usize,
-            split: Split::from_str(fields[3], false).map_err(anyhow::Error::msg)?,
-            payload_bytes: number(4)? as usize,
+            pattern: Pattern::from_str(field("pattern"), false).map_err(anyhow::Error::msg)?,
+            events_per_side: number("n")? as usize,
+            differences: number("d")? as usize,
+            split: Split::from_str(field("split"), false).map_err(anyhow::Error::msg)?,
+            payload_bytes: number("payload_bytes")? as usize,
             groups,
             zipf_exponent: 1.0,
             seed: 0,
         };
+        let name = field("protocol");
         let protocol = [
             Protocol::Tideline,
             Protocol::TidelineHttp,
@@ -274,18 +311,24 @@ pub fn csv_parse(text: &str) -> anyhow::Result<Vec<CaseResult>> {
             Protocol::LowerBound,
         ]
         .into_iter()
-        .find(|protocol| protocol.name() == fields[6])
-        .with_context(|| format!("line {}: unknown protocol {}", index + 2, fields[6]))?;
+        .find(|protocol| protocol.name() == name)
+        .with_context(|| format!("line {}: unknown protocol {name}", index + 2))?;
+        let side = |side: &str| -> anyhow::Result<SideCost> {
+            Ok(SideCost {
+                time: milliseconds(&format!("{side}_time_ms"))?,
+                apply_time: milliseconds(&format!("{side}_apply_ms"))?,
+                heap_peak_bytes: number(&format!("{side}_heap_peak_bytes"))?,
+            })
+        };
         let measure = Measure {
             protocol,
-            not_applicable: (!fields[16].is_empty()).then_some("not applicable"),
-            bytes_to_responder: number(7)?,
-            bytes_to_initiator: number(8)?,
+            not_applicable: (!field("not_applicable").is_empty()).then_some("not applicable"),
+            bytes_to_responder: number("bytes_to_responder")?,
+            bytes_to_initiator: number("bytes_to_initiator")?,
             events_moved: 0,
-            rounds: number(12)? as u32,
-            time: milliseconds(13)?,
-            apply_time: milliseconds(14)?,
-            heap_peak_bytes: number(15)?,
+            rounds: number("rounds")? as u32,
+            initiator: side("initiator")?,
+            responder: side("responder")?,
         };
         let same = results.last().is_some_and(|last| {
             last.workload.label() == workload.label() && last.measure(protocol).is_none()
@@ -296,6 +339,7 @@ pub fn csv_parse(text: &str) -> anyhow::Result<Vec<CaseResult>> {
                 missing_event_bytes: 0,
                 differences: 0,
                 build_time: Duration::ZERO,
+                stores_heap_bytes: 0,
                 measures: Vec::new(),
                 negentropy_message_bytes: 0,
                 negentropy_message_rounds: 0,

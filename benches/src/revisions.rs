@@ -21,12 +21,12 @@ use anyhow::ensure;
 use tideline_protocol::event::VerifiedEvent;
 use tideline_protocol::event::{DocId, Event, EventId, FieldPath, Hlc, Op, Patch, ReplicaId};
 use tideline_protocol::sim::Rng;
-use tideline_protocol::store::MemoryStore;
 use tideline_protocol::tree::Key;
 use tideline_protocol::value::Value;
 use tideline_protocol::wire::{Groups, Salt};
 
 use crate::bulk::{store_build, store_fill};
+use crate::compact::CompactStore;
 use crate::measure::{HeapMeter, Measure};
 use crate::report::thousands;
 use crate::session::tideline_run;
@@ -197,7 +197,7 @@ pub fn revisions_run(
         })
         .collect();
     let groups = Groups::new(["g"])?;
-    let mut scratch = MemoryStore::new();
+    let mut scratch = CompactStore::new();
     let log_tree_bytes =
         store_fill(&mut scratch, &groups, history.iter().copied(), []).node_bytes as u64;
     drop(scratch);
