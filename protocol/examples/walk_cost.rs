@@ -1,7 +1,7 @@
 //! Prints what one in-memory reconciliation costs for a given n and d: a quick look, not the
 //! benchmark (that lives in `benches/`).
 //!
-//! `cargo run --release -p tideline-protocol --example walk_cost -- 100000 100`
+//! `cargo run --release -p tideline-protocol --example walk_cost -- 100000 100 [frame budget]`
 
 use tideline_protocol::sim::{create_event, Rng};
 use tideline_protocol::store::MemoryStore;
@@ -13,6 +13,9 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map_or(100_000, |arg| arg.parse().expect("n"));
     let d: usize = args.next().map_or(100, |arg| arg.parse().expect("d"));
+    let config = args.next().map_or(Config::default(), |arg| Config {
+        frame_bytes_budget: arg.parse().expect("frame budget in bytes"),
+    });
     let mut rng = Rng::new(1);
     let start_ms = 1_790_000_000_000u64;
     let span_ms = 30 * 24 * 3600 * 1000u64;
@@ -31,7 +34,7 @@ fn main() {
     insert(&mut b, &only_b).unwrap();
     let groups = Groups::new(["g"]).unwrap();
     let started = std::time::Instant::now();
-    let transcript = reconcile(&mut a, &mut b, &groups, Salt([7; 16]), Config::default()).unwrap();
+    let transcript = reconcile(&mut a, &mut b, &groups, Salt([7; 16]), config).unwrap();
     let elapsed = started.elapsed();
     let event_bytes = transcript.event_bytes_to_initiator + transcript.event_bytes_to_responder;
     let total = transcript.bytes_to_initiator + transcript.bytes_to_responder;
