@@ -21,7 +21,7 @@ pub const AUDIENCE: &str = "tideline";
 pub const SECRET_BYTES: usize = 32;
 
 /// Clock difference tolerated when checking `exp`, in seconds.
-const EXPIRY_LEEWAY_S: u64 = 30;
+pub const EXPIRY_LEEWAY_S: u64 = 30;
 
 /// Makes RustCrypto the process's JWT backend. `jsonwebtoken` infers the backend from its
 /// features, and panics at the first signature if two crates in the build enable different
@@ -128,6 +128,9 @@ pub struct Identity {
     pub user: String,
     /// The groups they may read and write, as the session's group list.
     pub groups: Groups,
+    /// The first second (Unix time) in which the server refuses the token: one past its `exp`
+    /// plus the tolerated clock skew. A live stream opened with it ends then.
+    pub valid_until_s: u64,
 }
 
 /// The claims the server reads.
@@ -135,6 +138,7 @@ pub struct Identity {
 struct ClaimsRead {
     sub: String,
     groups: Vec<String>,
+    exp: u64,
 }
 
 /// The claims a minted token carries.
@@ -210,6 +214,7 @@ impl Verifier {
         Ok(Identity {
             user: claims.sub,
             groups,
+            valid_until_s: claims.exp.saturating_add(EXPIRY_LEEWAY_S).saturating_add(1),
         })
     }
 }

@@ -127,6 +127,7 @@ mod tests {
             let identity = Identity {
                 user: user.into(),
                 groups: Groups::new(["g1"]).unwrap(),
+                valid_until_s: u64::MAX,
             };
             let Json::Array(conflicts) = conflicts_json(&store, &identity).unwrap() else {
                 panic!("an array");
@@ -150,6 +151,7 @@ mod tests {
         let outside = Identity {
             user: assignee,
             groups: Groups::new(["g2"]).unwrap(),
+            valid_until_s: u64::MAX,
         };
         assert_eq!(conflicts_json(&store, &outside).unwrap(), json!([]));
     }

@@ -5,12 +5,15 @@
 //! that filters batches to its token's groups and writes them as records, `u32` big-endian
 //! length then the frame's bytes, each frame a `Response { consumed: 0, items: [], events }`.
 //! A stream that falls behind the broadcast's buffer is closed rather than skipped over
-//! silently: its client syncs again, and the root comparison finds what it missed.
+//! silently: its client syncs again, and the root comparison finds what it missed. A stream
+//! also ends when its token expires, so that it never outlives the authorization it was opened
+//! with.
 
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tideline_protocol::event::VerifiedEvent;
@@ -53,11 +56,13 @@ impl hyper::body::Body for LiveBody {
 /// Starts the task that feeds one stream, and returns the stream's body.
 ///
 /// `receiver` must be subscribed before the response is sent, so that every batch committed
-/// after the client sees the 200 reaches it.
+/// after the client sees the 200 reaches it. The stream ends after `valid_for`, when the
+/// server would refuse the token it was opened with.
 pub(crate) fn stream_start(
     mut receiver: broadcast::Receiver<Committed>,
     groups: Groups,
     user: String,
+    valid_for: Duration,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
     tracker: &TaskTracker,
@@ -66,9 +71,15 @@ pub(crate) fn stream_start(
     tracker.spawn(async move {
         let _counted = metrics.live_connection();
         tracing::debug!(user = %user, "live stream opened");
+        let expiry = tokio::time::sleep(valid_for);
+        tokio::pin!(expiry);
         loop {
             let batch = tokio::select! {
                 _ = shutdown.cancelled() => break,
+                () = &mut expiry => {
+                    tracing::debug!(user = %user, "live stream's token expired; closing it");
+                    break;
+                }
                 _ = sender.closed() => break,
                 received = receiver.recv() => match received {
                     Ok(batch) => batch,
@@ -83,6 +94,7 @@ pub(crate) fn stream_start(
                 let len = record.len();
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
+                    () = &mut expiry => return,
                     sent = sender.send(record) => {
                         if sent.is_err() {
                             return;

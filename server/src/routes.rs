@@ -266,10 +266,14 @@ fn live_get<B>(state: &Arc<AppState>, request: &Request<B>) -> Result<Response<B
     // Subscribed before the response goes out, so nothing committed after the client sees the
     // 200 is missed.
     let receiver = state.live.subscribe();
+    let valid_for = Duration::from_millis(
+        (identity.valid_until_s.saturating_mul(1000)).saturating_sub(now_ms()),
+    );
     let body = live::stream_start(
         receiver,
         identity.groups,
         identity.user,
+        valid_for,
         Arc::clone(&state.metrics),
         state.shutdown.clone(),
         &state.tracker,

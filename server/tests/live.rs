@@ -275,3 +275,47 @@ async fn shutdown_finishes_an_in_flight_request() {
     assert_eq!(session.events_received.len(), pushed.len());
     server.stop().await;
 }
+
+#[tokio::test]
+async fn the_live_stream_ends_when_its_token_expires() {
+    // Guards against a stream outliving its authorization: a token that expires (or whose
+    // groups are revoked by no longer issuing it) must stop receiving events.
+    let directory = tempfile::tempdir().unwrap();
+    let server = TestServer::start(directory.path()).await;
+    let secret = tideline_server::auth::secret_load(
+        &directory.path().join(tideline_server::SECRET_FILE_NAME),
+    )
+    .unwrap();
+    // Issued so that, with the server's tolerated skew, it is refused 2 s from now.
+    let issued_s = now_s() - tideline_server::auth::EXPIRY_LEEWAY_S;
+    let watcher = tideline_server::auth::mint_hs256(
+        &secret,
+        "bob",
+        &["g1".to_owned()],
+        Duration::from_secs(2),
+        issued_s,
+    )
+    .unwrap();
+
+    let response = request_streaming(server.addr, Method::GET, "/v1/live", Some(&watcher), vec![])
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut body = response.into_body();
+    let ended = tokio::time::timeout(WAIT_MAX, async {
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the live stream ends when its token expires");
+
+    // The same token is refused from then on.
+    let refused = request_streaming(server.addr, Method::GET, "/v1/live", Some(&watcher), vec![])
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}
