@@ -109,8 +109,8 @@ impl Handled {
 
 /// Handles one encoded request the way the reference server does, minus HTTP: the server's own
 /// checks ([`request_admit`]), then write the events (the caller makes them durable before it
-/// sends the response, since the response acknowledges them), then [`respond`]. Never panics on any input; refuses without writing
-/// anything unless every check before the write passes.
+/// sends the response, since the response acknowledges them), then [`respond`]. Never panics
+/// on any input; refuses without writing anything unless every check before the write passes.
 pub fn handle_request<S: Store + ?Sized>(
     store: &mut S,
     token: &Token,

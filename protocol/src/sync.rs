@@ -5,9 +5,9 @@
 //! The initiator opens with the fingerprint of all its group roots. Each side answers every
 //! item about a range of groups or a prefix of a group with what it holds there: finer
 //! fingerprints (`Range`, `Split`), the short ids of a set of at most 64 events (`Ids`), or a
-//! request for everything (`Need`). Fingerprints that match end the walk there; prefixes where one side has
-//! nothing, and the differences between two small sets, become events. Each frame descends one
-//! level, so a round trip descends two, and nothing differs costs one round trip.
+//! request for everything (`Need`). Fingerprints that match end the walk there; prefixes where
+//! one side has nothing, and the differences between two small sets, become events. Each frame
+//! descends one level, so a round trip descends two, and nothing differs costs one round trip.
 //!
 //! The host owns all I/O: it encodes and sends frames, and inserts the events that arrive into
 //! its store before it asks the state machine for the next frame.
@@ -28,7 +28,8 @@ use crate::wire::{
 };
 
 /// How many keys a `Want` looks through under its prefix. An honest `Want` follows an `Ids` of
-/// at most [`SHORT_IDS_PER_ITEM_MAX`] keys, plus what arrived since; more than this is a peer wasting our time.
+/// at most [`SHORT_IDS_PER_ITEM_MAX`] keys, plus what arrived since; more than this is a peer
+/// wasting our time.
 pub const WANT_SCAN_KEYS_MAX: usize = 4 * SHORT_IDS_PER_ITEM_MAX;
 
 /// How many keys a push reads from the store at a time.
