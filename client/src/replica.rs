@@ -60,8 +60,9 @@ pub struct ConflictEntry {
 
 impl ConflictEntry {
     /// The conflict as JSON: `{"id", "group", "collection", "target", "kind", "path",
-    /// "provisional", "winner", "assignees", "competing": [{"event", "creator", "wall_ms",
-    /// "counter", "writes": [{"path", "op": "set"|"delete"|"remove", "value"?}]}]}`.
+    /// "provisional"?, "winner", "assignees", "competing": [{"event", "creator", "wall_ms",
+    /// "counter", "writes": [{"path", "op": "set"|"delete"|"remove", "value"?}]}]}`, spec
+    /// §15.7. `provisional` is left out when the provisional document holds no value at `path`.
     pub fn to_json(&self) -> serde_json::Value {
         let conflict = &self.conflict;
         let competing: Vec<serde_json::Value> = conflict
@@ -88,7 +89,7 @@ impl ConflictEntry {
                 })
             })
             .collect();
-        serde_json::json!({
+        let mut object = serde_json::json!({
             "id": conflict.id.to_string(),
             "group": self.doc.group,
             "collection": self.doc.collection,
@@ -99,11 +100,15 @@ impl ConflictEntry {
                 ConflictKind::Create => "create",
             },
             "path": conflict.path.0,
-            "provisional": conflict.provisional.as_ref().map(json::to_json),
             "winner": conflict.winner.to_string(),
             "assignees": conflict.assignees,
             "competing": competing,
-        })
+        });
+        // Absent when the path holds no value, so that a JSON null means a field set to null.
+        if let Some(value) = &conflict.provisional {
+            object["provisional"] = json::to_json(value);
+        }
+        object
     }
 }
 
@@ -562,4 +567,43 @@ fn printable(target: DocId, state: &DocState) -> serde_json::Value {
         serde_json::Value::String(target.to_string()),
     );
     serde_json::Value::Object(document)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tideline_protocol::event::FieldPath;
+    use tideline_protocol::merge::{Conflict, ConflictId};
+    use tideline_protocol::value::Value;
+
+    fn entry(provisional: Option<Value>) -> serde_json::Value {
+        ConflictEntry {
+            doc: DocKey {
+                group: "g".into(),
+                collection: "notes".into(),
+                target: DocId([1; 16]),
+            },
+            conflict: Conflict {
+                id: ConflictId([2; 32]),
+                kind: ConflictKind::Field,
+                path: FieldPath(vec!["title".into()]),
+                competing: Vec::new(),
+                winner: EventId([3; 32]),
+                provisional,
+                assignees: vec!["alice".into()],
+            },
+        }
+        .to_json()
+    }
+
+    #[test]
+    fn provisional_is_absent_for_no_value_and_null_for_a_null_value() {
+        // Guards against a user unable to tell a deleted field from one set to null (§15.7).
+        assert_eq!(entry(None).get("provisional"), None);
+        assert_eq!(
+            entry(Some(Value::Null)).get("provisional"),
+            Some(&serde_json::Value::Null)
+        );
+        assert_eq!(entry(Some(Value::Int(4)))["provisional"], 4);
+    }
 }

@@ -6,7 +6,7 @@
 //! ```json
 //! {"id": "<hex>", "group": "g1", "collection": "notes", "target": "<doc id hex>",
 //!  "kind": "field" | "remove" | "create", "path": ["address", "city"],
-//!  "provisional": <json> | null, "winner": "<event id hex>", "assignees": ["alice"],
+//!  "provisional": <json> (absent when the path holds no value), "winner": "<event id hex>", "assignees": ["alice"],
 //!  "competing": [{"event": "<hex>", "creator": "bob", "wall_ms": 1700000000000, "counter": 0,
 //!                 "writes": [{"path": [...], "op": "set", "value": <json>}
 //!                           | {"path": [...], "op": "delete"}
@@ -70,18 +70,22 @@ fn conflict_json(doc: &DocKey, conflict: &Conflict) -> Json {
             })
         })
         .collect();
-    json!({
+    let mut object = json!({
         "id": conflict.id.to_string(),
         "group": doc.group,
         "collection": doc.collection,
         "target": doc.target.to_string(),
         "kind": kind,
         "path": conflict.path.0,
-        "provisional": conflict.provisional.as_ref().map(Json::from),
         "winner": conflict.winner.to_string(),
         "assignees": conflict.assignees,
         "competing": competing,
-    })
+    });
+    // Absent when the path holds no value, so that a JSON null means a field set to null.
+    if let Some(value) = &conflict.provisional {
+        object["provisional"] = Json::from(value);
+    }
+    object
 }
 
 #[cfg(test)]
@@ -154,5 +158,54 @@ mod tests {
             valid_until_s: u64::MAX,
         };
         assert_eq!(conflicts_json(&store, &outside).unwrap(), json!([]));
+    }
+
+    /// A field conflict won by an update that set `title` to `winning` (`None`: deleted it).
+    fn provisional_of(winning: Option<Value>) -> Json {
+        let created = create("alice", 1_000, "a").seal().unwrap();
+        let update = |creator: &str, wall_ms: u64, value: Option<Value>| {
+            Event {
+                timestamp: Hlc {
+                    wall_ms,
+                    counter: 0,
+                },
+                creator: creator.into(),
+                base: vec![created.id],
+                op: Op::Update(tideline_protocol::event::Patch(vec![(
+                    tideline_protocol::event::FieldPath(vec!["title".into()]),
+                    value,
+                )])),
+                ..create(creator, wall_ms, "")
+            }
+            .seal()
+            .unwrap()
+        };
+        let mut store = MemoryStore::new();
+        let events = [
+            created.clone(),
+            update("alice", 1_500, Some(Value::String("x".into()))),
+            update("bob", 2_000, winning),
+        ];
+        replica::apply(&mut store, &events).unwrap();
+        let identity = Identity {
+            user: "alice".into(),
+            groups: Groups::new(["g1"]).unwrap(),
+            valid_until_s: u64::MAX,
+        };
+        let Json::Array(mut conflicts) = conflicts_json(&store, &identity).unwrap() else {
+            panic!("an array");
+        };
+        assert_eq!(conflicts.len(), 1, "alice lost and is asked");
+        conflicts.remove(0)
+    }
+
+    #[test]
+    fn provisional_is_absent_for_no_value_and_null_for_a_null_value() {
+        // Guards against a client unable to tell a deleted field from one set to null.
+        let null = provisional_of(Some(Value::Null));
+        assert_eq!(null.get("provisional"), Some(&Json::Null));
+        let deleted = provisional_of(None);
+        assert_eq!(deleted.get("provisional"), None, "{deleted}");
+        assert_eq!(deleted["kind"], "field");
     }
 }
