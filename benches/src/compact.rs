@@ -19,18 +19,19 @@
 //!
 //! New ids and keys that do not extend a sorted vector wait in a small ordered set that is
 //! merged into the vector once it holds a thirty-second of it, so an insert costs a binary
-//! search and, amortized, a few dozen element moves. Documents and inboxes are kept as
-//! [`MemoryStore`] keeps them: the benchmark writes them only for the events a session moves.
+//! search and, amortized, a few dozen element moves. Documents and inboxes are kept in
+//! the protocol's [`MemoryDocs`], as [`MemoryStore`] keeps them: the benchmark writes them only
+//! for the events a session moves.
 //!
 //! [`MemoryStore`]: tideline_protocol::store::MemoryStore
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::convert::Infallible;
 use std::ops::Bound;
 
 use tideline_protocol::event::EventId;
 use tideline_protocol::merge::{ConflictId, DocKey, DocState};
-use tideline_protocol::store::{Batch, ReadStore, Store};
+use tideline_protocol::store::{Batch, MemoryDocs, ReadStore, Store};
 use tideline_protocol::tree::{children_bitmap, Digest, Key, Node, Path, RADIX};
 
 /// Longest node address packed into 16 bytes: 30 nibbles take 120 bits, and the length
@@ -301,9 +302,7 @@ pub struct CompactStore {
     ids: SortedSet<EventId>,
     /// The bytes of the events whose bytes are not empty.
     bytes: HashMap<EventId, Vec<u8>>,
-    doc_events: BTreeMap<DocKey, BTreeSet<EventId>>,
-    doc_states: BTreeMap<DocKey, DocState>,
-    inboxes: BTreeMap<String, BTreeMap<ConflictId, DocKey>>,
+    docs: MemoryDocs,
 }
 
 impl CompactStore {
@@ -387,32 +386,19 @@ impl ReadStore for CompactStore {
     }
 
     fn doc_events(&self, doc: &DocKey) -> Result<Vec<EventId>, Infallible> {
-        Ok(self
-            .doc_events
-            .get(doc)
-            .map(|ids| ids.iter().copied().collect())
-            .unwrap_or_default())
+        Ok(self.docs.doc_events(doc))
     }
 
     fn doc_state(&self, doc: &DocKey) -> Result<Option<DocState>, Infallible> {
-        Ok(self.doc_states.get(doc).cloned())
+        Ok(self.docs.doc_state(doc))
     }
 
     fn docs(&self, group: &str, collection: &str) -> Result<Vec<(DocKey, DocState)>, Infallible> {
-        Ok(self
-            .doc_states
-            .iter()
-            .filter(|(key, _)| key.group == group && key.collection == collection)
-            .map(|(key, state)| (key.clone(), state.clone()))
-            .collect())
+        Ok(self.docs.docs(group, collection))
     }
 
     fn inbox(&self, user: &str) -> Result<Vec<(ConflictId, DocKey)>, Infallible> {
-        Ok(self
-            .inboxes
-            .get(user)
-            .map(|inbox| inbox.iter().map(|(id, doc)| (*id, doc.clone())).collect())
-            .unwrap_or_default())
+        Ok(self.docs.inbox(user))
     }
 }
 
@@ -449,20 +435,12 @@ impl Store for CompactStore {
             };
             self.groups[index].node_put(address, node);
         }
-        for (doc, id) in batch.doc_events {
-            self.doc_events.entry(doc).or_default().insert(id);
-        }
-        for (doc, state) in batch.doc_states {
-            self.doc_states.insert(doc, state);
-        }
-        for (user, id) in batch.inbox_removed {
-            if let Some(inbox) = self.inboxes.get_mut(&user) {
-                inbox.remove(&id);
-            }
-        }
-        for (user, id, doc) in batch.inbox_added {
-            self.inboxes.entry(user).or_default().insert(id, doc);
-        }
+        self.docs.commit(
+            batch.doc_events,
+            batch.doc_states,
+            batch.inbox_removed,
+            batch.inbox_added,
+        );
         Ok(())
     }
 }
