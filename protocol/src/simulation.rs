@@ -1444,12 +1444,7 @@ impl World {
         let mut store = MemoryStore::new();
         replica::apply(&mut store, &self.server.durable).expect("the memory store never fails");
         self.server.store = store;
-        let lost: Vec<EventId> = self
-            .acknowledged
-            .keys()
-            .filter(|id| !self.server.store.has_event(id).expect("never fails"))
-            .copied()
-            .collect();
+        let lost = self.acknowledged_missing_on_server();
         for id in lost {
             self.violation(
                 ViolationKind::AcknowledgedEventLost,
@@ -1584,14 +1579,18 @@ impl World {
         }
     }
 
-    fn check_final(&mut self) {
-        self.check_server_holds_no_forged_event("at the end");
-        let lost: Vec<EventId> = self
-            .acknowledged
+    /// The acknowledged events the server does not hold.
+    fn acknowledged_missing_on_server(&self) -> Vec<EventId> {
+        self.acknowledged
             .keys()
             .filter(|id| !self.server.store.has_event(id).expect("never fails"))
             .copied()
-            .collect();
+            .collect()
+    }
+
+    fn check_final(&mut self) {
+        self.check_server_holds_no_forged_event("at the end");
+        let lost = self.acknowledged_missing_on_server();
         for id in lost {
             self.violation(
                 ViolationKind::AcknowledgedEventLost,
