@@ -31,7 +31,7 @@ use std::ops::Bound;
 
 use tideline_protocol::event::EventId;
 use tideline_protocol::merge::{ConflictId, DocKey, DocState};
-use tideline_protocol::store::{Batch, MemoryDocs, ReadStore, Store};
+use tideline_protocol::store::{keys_range, Batch, MemoryDocs, ReadStore, Store};
 use tideline_protocol::tree::{children_bitmap, Digest, Key, Node, Path, RADIX};
 
 /// Longest node address packed into 16 bytes: 30 nibbles take 120 bits, and the length
@@ -361,17 +361,12 @@ impl ReadStore for CompactStore {
         let Some(group) = self.group(group) else {
             return Ok(Vec::new());
         };
-        // The same range as `MemoryStore`'s scan: from the prefix's first key, or strictly
-        // after `after` when that is inside the prefix, to the prefix's last key.
-        let (low, high) = prefix.key_range();
-        let start = match after {
-            Some(after) if *after >= low => Bound::Excluded(*after),
-            _ => Bound::Included(low),
-        };
-        if matches!(start, Bound::Excluded(start) if start >= high) {
+        // The range every store scans, as `MemoryStore` does.
+        let Some(range) = keys_range(prefix, after) else {
             return Ok(Vec::new());
-        }
-        Ok(group.keys.range(start, Bound::Included(high), limit))
+        };
+        let (start, end) = range.bounds();
+        Ok(group.keys.range(start, end, limit))
     }
 
     fn event(&self, id: &EventId) -> Result<Option<Vec<u8>>, Infallible> {

@@ -93,6 +93,47 @@ impl Batch {
     }
 }
 
+/// The keys [`ReadStore::keys`] asks for: from `start` (excluded when `start_excluded`) to
+/// `end`, included. Every store scans this same range; [`keys_range`] makes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeysRange {
+    /// The prefix's first key, or `after` when that lies at or past it.
+    pub start: Key,
+    /// Whether `start` is `after`, and so not part of the range.
+    pub start_excluded: bool,
+    /// The prefix's last key.
+    pub end: Key,
+}
+
+impl KeysRange {
+    /// The range as bounds, for `BTreeSet::range` and the like.
+    pub fn bounds(&self) -> (Bound<Key>, Bound<Key>) {
+        let start = if self.start_excluded {
+            Bound::Excluded(self.start)
+        } else {
+            Bound::Included(self.start)
+        };
+        (start, Bound::Included(self.end))
+    }
+}
+
+/// The keys under `prefix` strictly after `after`, as [`ReadStore::keys`] asks for them; `None`
+/// when `after` is at or past the prefix's end and the range is empty (`BTreeSet::range` would
+/// panic on the inverted range).
+pub fn keys_range(prefix: &Path, after: Option<&Key>) -> Option<KeysRange> {
+    let (low, high) = prefix.key_range();
+    let (start, start_excluded) = match after {
+        Some(after) if *after >= high => return None,
+        Some(after) if *after >= low => (*after, true),
+        _ => (low, false),
+    };
+    Some(KeysRange {
+        start,
+        start_excluded,
+        end: high,
+    })
+}
+
 /// Scans a sorted set of keys the way [`ReadStore::keys`] asks; shared by the in-memory store
 /// and the write overlay.
 pub(crate) fn keys_in<'a>(
@@ -101,20 +142,12 @@ pub(crate) fn keys_in<'a>(
     after: Option<&Key>,
     limit: usize,
 ) -> impl Iterator<Item = Key> + 'a {
-    let (low, high) = prefix.key_range();
-    let start = match after {
-        Some(after) if *after >= low => Bound::Excluded(*after),
-        _ => Bound::Included(low),
-    };
-    // An `after` at or past the prefix's end leaves an empty range; BTreeSet::range panics on
-    // an inverted range, so check first.
-    let inverted = matches!(start, Bound::Excluded(start) if start >= high);
-    let range = if inverted {
-        None
-    } else {
-        Some(keys.range((start, Bound::Included(high))))
-    };
-    range.into_iter().flatten().copied().take(limit)
+    keys_range(prefix, after)
+        .map(|range| keys.range(range.bounds()))
+        .into_iter()
+        .flatten()
+        .copied()
+        .take(limit)
 }
 
 /// The documents part of a store kept in memory: each document's event ids, its merged state,

@@ -9,7 +9,7 @@ use rocksdb::{
 use tideline_protocol::event::{DocId, EventId};
 use tideline_protocol::limits::EVENT_BYTES_MAX;
 use tideline_protocol::merge::{ConflictId, DocKey, DocState};
-use tideline_protocol::store::{Batch, ReadStore, Store};
+use tideline_protocol::store::{keys_range, Batch, ReadStore, Store};
 use tideline_protocol::tree::{Key, Node, Path};
 
 use crate::encoding::{
@@ -311,23 +311,24 @@ impl ReadStore for RocksStore {
         if limit == 0 || !name_is_storable(group) {
             return Ok(Vec::new());
         }
-        let (low, high) = prefix.key_range();
+        let Some(range) = keys_range(prefix, after) else {
+            return Ok(Vec::new());
+        };
         let group_prefix = name_prefix(group);
-        let mut start = key_entry(group, &low);
-        if let Some(after) = after {
-            if *after >= high {
-                return Ok(Vec::new());
-            }
-            if *after >= low {
-                // Entries are the prefix and 44 key bytes, so the key with a 0x00 appended is
-                // the smallest byte string after `after` and before every later key.
-                start = key_entry(group, after);
-                start.push(0x00);
-            }
-        }
-        // The upper bound is exclusive: `high` with a byte appended keeps `high` itself in.
-        let mut end = key_entry(group, &high);
-        end.push(0x00);
+        // Entries are the group's prefix and 44 key bytes, so an entry with a 0x00 appended is
+        // the smallest byte string after it and before every later entry: it turns an excluded
+        // start, and the included end, into RocksDB's inclusive seek and exclusive upper bound.
+        let entry_after = |key: &Key| {
+            let mut entry = key_entry(group, key);
+            entry.push(0x00);
+            entry
+        };
+        let start = if range.start_excluded {
+            entry_after(&range.start)
+        } else {
+            key_entry(group, &range.start)
+        };
+        let end = entry_after(&range.end);
         let mut read_options = ReadOptions::default();
         read_options.set_iterate_upper_bound(end);
         let mut iterator = self.db.raw_iterator_cf_opt(self.cf(CF_KEYS), read_options);
