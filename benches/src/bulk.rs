@@ -2,9 +2,9 @@
 //!
 //! `tree::insert` rehashes the path from the root for every event (about 35 µs each at 10^5
 //! events), which makes 10^6 or 10^7 events per side take minutes. The tree's shape and digests
-//! are a function of the set of keys alone (spec, "Hash tree"), so this module computes the same
-//! nodes from the sorted keys in one pass, with the protocol's own `leaf_digest` and
-//! `branch_digest`, and commits them through the public `Store::commit`. A test checks that the
+//! are a function of the set of keys alone (spec, "Hash tree"), so this module sorts the keys
+//! once, has the protocol's own `tree::subtree_build` make every node in one pass, and commits
+//! them through the public `Store::commit`. A test checks that the
 //! nodes equal the ones `tree::insert` writes.
 //!
 //! Events whose bytes were not generated (the shared history of a large workload) are stored
@@ -17,9 +17,7 @@ use std::convert::Infallible;
 
 use tideline_protocol::event::{EventId, VerifiedEvent};
 use tideline_protocol::store::{Batch, Store};
-use tideline_protocol::tree::{
-    branch_digest, leaf_digest, Digest, Key, Node, Path, KEY_NIBBLES, LEAF_EVENTS_MAX, RADIX,
-};
+use tideline_protocol::tree::{subtree_build, Key, Node, Path};
 use tideline_protocol::wire::Groups;
 
 use crate::compact::CompactStore;
@@ -122,7 +120,9 @@ pub fn store_fill<S: Store<Error = Infallible>>(
             writer.event(key.id(), Vec::new());
         }
         if !keys.is_empty() {
-            subtree_build(&mut writer, name, Path::root(), keys);
+            subtree_build(Path::root(), keys, &mut |address, node| {
+                writer.node(name, address, node);
+            });
         }
     }
     // Known bytes replace the placeholders; a store's commit overwrites by id.
@@ -155,61 +155,6 @@ pub fn store_build(
     );
     store.shrink_to_fit();
     (store, stats)
-}
-
-/// Writes the subtree of `keys` (sorted, distinct, all under `address`) at `address`; returns
-/// its digest. The same rules as the protocol's `tree::build`: a leaf for at most
-/// [`LEAF_EVENTS_MAX`] keys, else a branch at the keys' longest common prefix.
-fn subtree_build<S: Store<Error = Infallible>>(
-    writer: &mut Writer<'_, S>,
-    group: &str,
-    address: Path,
-    keys: &[Key],
-) -> Digest {
-    if keys.len() <= LEAF_EVENTS_MAX {
-        let ids: Vec<EventId> = keys.iter().map(Key::id).collect();
-        let digest = leaf_digest(&ids);
-        writer.node(
-            group,
-            address,
-            Node::Leaf {
-                count: keys.len() as u8,
-                digest,
-            },
-        );
-        return digest;
-    }
-    let first = &keys[0];
-    let last = &keys[keys.len() - 1];
-    let lcp_len = (address.len()..KEY_NIBBLES)
-        .find(|&index| first.nibble(index) != last.nibble(index))
-        .expect("distinct keys differ somewhere");
-    let lcp = Path::of_key(first, lcp_len);
-    let mut children: [Option<Digest>; RADIX] = [None; RADIX];
-    let mut start = 0;
-    while start < keys.len() {
-        let nibble = keys[start].nibble(lcp_len);
-        let end = start + keys[start..].partition_point(|key| key.nibble(lcp_len) == nibble);
-        children[usize::from(nibble)] = Some(subtree_build(
-            writer,
-            group,
-            lcp.child(nibble),
-            &keys[start..end],
-        ));
-        start = end;
-    }
-    let digest = branch_digest(&children);
-    writer.node(
-        group,
-        address,
-        Node::Branch {
-            lcp,
-            count: keys.len() as u64,
-            children,
-            digest,
-        },
-    );
-    digest
 }
 
 #[cfg(test)]

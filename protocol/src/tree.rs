@@ -646,17 +646,30 @@ fn insert_key<S: ReadStore + ?Sized>(
     Ok(())
 }
 
-/// Writes the subtree of `keys` (sorted, all under `address`) at `address`; returns its node.
+/// Writes the subtree of `keys` (sorted, all under `address`) at `address`.
 fn build<S: ReadStore + ?Sized>(
     overlay: &mut Overlay<'_, S>,
     group: &str,
     address: Path,
     keys: &[Key],
-) -> Node {
+) {
+    subtree_build(address, keys, &mut |address, node| {
+        overlay.put_node(group, address, node);
+    });
+}
+
+/// Builds the subtree of `keys` (sorted, distinct, at least one, all under `address`) from
+/// scratch, as the reference stores it (§5.4): a leaf for at most [`LEAF_EVENTS_MAX`] keys,
+/// else a branch at the keys' longest common prefix over the subtrees of its children. Hands
+/// each node to `put` with its address, children before their parent, and returns the
+/// subtree's digest. Insertion uses it to split a full leaf; a bulk loader can use it to write
+/// a whole tree once.
+pub fn subtree_build(address: Path, keys: &[Key], put: &mut impl FnMut(Path, Node)) -> Digest {
     if keys.len() <= LEAF_EVENTS_MAX {
         let node = leaf_of(keys);
-        overlay.put_node(group, address, node.clone());
-        return node;
+        let digest = node.digest();
+        put(address, node);
+        return digest;
     }
     let first = &keys[0];
     let last = &keys[keys.len() - 1];
@@ -668,19 +681,17 @@ fn build<S: ReadStore + ?Sized>(
     let mut children = [None; RADIX];
     let mut start = 0;
     while start < keys.len() {
+        // Keys under `lcp` are sorted by their nibble at `lcp_len`: one run per child.
         let nibble = keys[start].nibble(lcp_len);
-        let end = start
-            + keys[start..]
-                .iter()
-                .take_while(|key| key.nibble(lcp_len) == nibble)
-                .count();
-        let child = build(overlay, group, lcp.child(nibble), &keys[start..end]);
-        children[usize::from(nibble)] = Some(child.digest());
+        let end = start + keys[start..].partition_point(|key| key.nibble(lcp_len) == nibble);
+        children[usize::from(nibble)] =
+            Some(subtree_build(lcp.child(nibble), &keys[start..end], put));
         start = end;
     }
     let node = Node::branch(lcp, keys.len() as u64, children);
-    overlay.put_node(group, address, node.clone());
-    node
+    let digest = node.digest();
+    put(address, node);
+    digest
 }
 
 /// The digest a set of keys has, computed from scratch: the definition the stored tree must
