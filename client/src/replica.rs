@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tideline_protocol::event::{DocId, Event, EventId, Hlc, Op, ReplicaId, VerifiedEvent};
 use tideline_protocol::merge::{
-    resolution, Conflict, ConflictId, ConflictKind, Decision, DocKey, DocState, Write,
+    conflict_json, resolution, Conflict, ConflictId, ConflictKind, Decision, DocKey, DocState,
 };
 use tideline_protocol::replica::apply;
 use tideline_protocol::store::ReadStore;
@@ -59,56 +59,9 @@ pub struct ConflictEntry {
 }
 
 impl ConflictEntry {
-    /// The conflict as JSON: `{"id", "group", "collection", "target", "kind", "path",
-    /// "provisional"?, "winner", "assignees", "competing": [{"event", "creator", "wall_ms",
-    /// "counter", "writes": [{"path", "op": "set"|"delete"|"remove", "value"?}]}]}`, spec
-    /// §15.7. `provisional` is left out when the provisional document holds no value at `path`.
+    /// The conflict as the JSON object of spec §15.7 ([`conflict_json`]).
     pub fn to_json(&self) -> serde_json::Value {
-        let conflict = &self.conflict;
-        let competing: Vec<serde_json::Value> = conflict
-            .competing
-            .iter()
-            .map(|competitor| {
-                let writes: Vec<serde_json::Value> = competitor
-                    .writes
-                    .iter()
-                    .map(|(path, write)| match write {
-                        Write::Set(value) => serde_json::json!({
-                            "path": path.0, "op": "set", "value": json::to_json(value)
-                        }),
-                        Write::Delete => serde_json::json!({"path": path.0, "op": "delete"}),
-                        Write::Remove => serde_json::json!({"path": path.0, "op": "remove"}),
-                    })
-                    .collect();
-                serde_json::json!({
-                    "event": competitor.event.to_string(),
-                    "creator": competitor.creator,
-                    "wall_ms": competitor.timestamp.wall_ms,
-                    "counter": competitor.timestamp.counter,
-                    "writes": writes,
-                })
-            })
-            .collect();
-        let mut object = serde_json::json!({
-            "id": conflict.id.to_string(),
-            "group": self.doc.group,
-            "collection": self.doc.collection,
-            "target": self.doc.target.to_string(),
-            "kind": match conflict.kind {
-                ConflictKind::Field => "field",
-                ConflictKind::Remove => "remove",
-                ConflictKind::Create => "create",
-            },
-            "path": conflict.path.0,
-            "winner": conflict.winner.to_string(),
-            "assignees": conflict.assignees,
-            "competing": competing,
-        });
-        // Absent when the path holds no value, so that a JSON null means a field set to null.
-        if let Some(value) = &conflict.provisional {
-            object["provisional"] = json::to_json(value);
-        }
-        object
+        conflict_json(&self.doc, &self.conflict)
     }
 }
 

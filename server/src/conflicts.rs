@@ -1,20 +1,10 @@
 //! `GET /v1/conflicts`: the conflicts the server's own merge assigned to the token's user, in the
 //! groups the token covers, as JSON.
 //!
-//! Each conflict is an object:
-//!
-//! ```json
-//! {"id": "<hex>", "group": "g1", "collection": "notes", "target": "<doc id hex>",
-//!  "kind": "field" | "remove" | "create", "path": ["address", "city"],
-//!  "provisional": <json> (absent when the path holds no value), "winner": "<event id hex>", "assignees": ["alice"],
-//!  "competing": [{"event": "<hex>", "creator": "bob", "wall_ms": 1700000000000, "counter": 0,
-//!                 "writes": [{"path": [...], "op": "set", "value": <json>}
-//!                           | {"path": [...], "op": "delete"}
-//!                           | {"path": [...], "op": "remove"}]}]}
-//! ```
+//! Each conflict is the object of spec §15.7, made by `tideline_protocol::merge::conflict_json`.
 
-use serde_json::{json, Value as Json};
-use tideline_protocol::merge::{Conflict, ConflictKind, DocKey, Write};
+use serde_json::Value as Json;
+use tideline_protocol::merge::conflict_json;
 use tideline_protocol::store::ReadStore;
 
 use crate::auth::Identity;
@@ -40,57 +30,10 @@ pub(crate) fn conflicts_json<S: ReadStore + ?Sized>(
     Ok(Json::Array(conflicts))
 }
 
-fn conflict_json(doc: &DocKey, conflict: &Conflict) -> Json {
-    let kind = match conflict.kind {
-        ConflictKind::Field => "field",
-        ConflictKind::Remove => "remove",
-        ConflictKind::Create => "create",
-    };
-    let competing: Vec<Json> = conflict
-        .competing
-        .iter()
-        .map(|competitor| {
-            let writes: Vec<Json> = competitor
-                .writes
-                .iter()
-                .map(|(path, write)| match write {
-                    Write::Set(value) => {
-                        json!({"path": path.0, "op": "set", "value": Json::from(value)})
-                    }
-                    Write::Delete => json!({"path": path.0, "op": "delete"}),
-                    Write::Remove => json!({"path": path.0, "op": "remove"}),
-                })
-                .collect();
-            json!({
-                "event": competitor.event.to_string(),
-                "creator": competitor.creator,
-                "wall_ms": competitor.timestamp.wall_ms,
-                "counter": competitor.timestamp.counter,
-                "writes": writes,
-            })
-        })
-        .collect();
-    let mut object = json!({
-        "id": conflict.id.to_string(),
-        "group": doc.group,
-        "collection": doc.collection,
-        "target": doc.target.to_string(),
-        "kind": kind,
-        "path": conflict.path.0,
-        "winner": conflict.winner.to_string(),
-        "assignees": conflict.assignees,
-        "competing": competing,
-    });
-    // Absent when the path holds no value, so that a JSON null means a field set to null.
-    if let Some(value) = &conflict.provisional {
-        object["provisional"] = Json::from(value);
-    }
-    object
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use tideline_protocol::event::{DocId, Event, Hlc, Op, ReplicaId};
     use tideline_protocol::replica;
     use tideline_protocol::store::MemoryStore;
