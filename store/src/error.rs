@@ -14,6 +14,24 @@ pub enum StoreError {
     )]
     Rocks(#[from] rocksdb::Error),
 
+    /// RocksDB found damage while opening the store (a write-ahead log record or a table file
+    /// whose checksum does not match). The open fails rather than go on with less than was
+    /// acknowledged; the files are left as they are.
+    #[error(
+        "the store at {} is damaged: {file} failed its check ({detail}); nothing was changed. \
+         Restore the store from a backup, or move it aside and sync a new store from a peer",
+        path.display()
+    )]
+    Damaged {
+        /// The store's directory.
+        path: PathBuf,
+        /// The damaged file, as RocksDB's own log names it, or the write-ahead log files present
+        /// when it names none.
+        file: String,
+        /// RocksDB's description of the damage.
+        detail: String,
+    },
+
     /// A stored record does not decode or breaks an invariant the store keeps. The store can no
     /// longer be trusted.
     #[error(

@@ -3,8 +3,8 @@
 use std::path::Path as FsPath;
 
 use rocksdb::{
-    BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Options,
-    ReadOptions, WriteBatch, WriteOptions, DB,
+    BlockBasedOptions, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, DBRecoveryMode,
+    Options, ReadOptions, WriteBatch, WriteOptions, DB,
 };
 use tideline_protocol::event::{DocId, EventId};
 use tideline_protocol::limits::EVENT_BYTES_MAX;
@@ -90,6 +90,13 @@ fn db_options(create: bool) -> Options {
     options.create_missing_column_families(create);
     // Torn or damaged files fail the open instead of silently losing records.
     options.set_paranoid_checks(true);
+    // RocksDB's default WAL recovery (point in time) stops replaying at the first damaged
+    // record and carries on with what came before: a flipped byte in the middle of the log
+    // would silently drop every acknowledged batch after it. Tolerating only an incomplete
+    // last record (a write cut short by a crash, never acknowledged because its fsync had not
+    // returned) and failing the open on any other damage keeps "acknowledged means durable"
+    // and makes damage loud.
+    options.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
     options
 }
 
@@ -114,6 +121,47 @@ fn descriptors<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<ColumnFamily
         .into_iter()
         .map(|name| ColumnFamilyDescriptor::new(name, column_family_options(name)))
         .collect()
+}
+
+/// The error for a failed open: [`StoreError::Damaged`], naming the file, when RocksDB found
+/// damage, else RocksDB's own error.
+fn open_error(path: &FsPath, error: rocksdb::Error) -> StoreError {
+    if error.kind() != rocksdb::ErrorKind::Corruption {
+        return StoreError::Rocks(error);
+    }
+    StoreError::Damaged {
+        path: path.to_owned(),
+        file: damaged_file(path),
+        detail: error.into_string(),
+    }
+}
+
+/// Which file RocksDB found damaged. Its error says only what was wrong; its info log (`LOG`)
+/// names the file, in a line `<file>: dropping <n> bytes; Corruption: ...` for a log record.
+/// Without such a line, the write-ahead log files present are the suspects.
+fn damaged_file(path: &FsPath) -> String {
+    let info_log = std::fs::read_to_string(path.join("LOG")).unwrap_or_default();
+    let named = info_log
+        .lines()
+        .rev()
+        .find_map(|line| line.split_once(": dropping ").map(|(head, _)| head))
+        .and_then(|head| head.rsplit(' ').next())
+        .filter(|file| !file.is_empty());
+    if let Some(file) = named {
+        return file.to_owned();
+    }
+    let mut logs: Vec<String> = std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".log"))
+        .collect();
+    logs.sort();
+    match logs.is_empty() {
+        true => "a table or manifest file".to_owned(),
+        false => format!("one of the write-ahead log files {}", logs.join(", ")),
+    }
 }
 
 impl RocksStore {
@@ -146,7 +194,8 @@ impl RocksStore {
             &db_options(false),
             path,
             descriptors(listed.iter().map(String::as_str)),
-        )?;
+        )
+        .map_err(|error| open_error(path, error))?;
         let version = match db.cf_handle(CF_META) {
             Some(meta) => db.get_cf(meta, META_FORMAT_VERSION)?,
             None => None,
