@@ -14,6 +14,7 @@
 //! connections_max = 1024
 //! header_read_timeout_ms = 10000
 //! body_read_timeout_ms = 60000
+//! write_timeout_ms = 30000
 //! ```
 
 use std::net::SocketAddr;
@@ -44,6 +45,11 @@ pub const HEADER_READ_TIMEOUT_MS_DEFAULT: u64 = 10_000;
 /// protocol's 4 MiB budget arrives in time at 0.6 Mbit/s, while a client that trickles a body
 /// byte by byte to hold a connection (slowloris) is cut off.
 pub const BODY_READ_TIMEOUT_MS_DEFAULT: u64 = 60_000;
+
+/// Default of [`ServerConfig::write_timeout`], in milliseconds: a client that reads nothing of
+/// a response for this long loses its connection, so that clients which never read their
+/// replies cannot hold every connection slot.
+pub const WRITE_TIMEOUT_MS_DEFAULT: u64 = 30_000;
 
 /// Smallest `frame_bytes_max` accepted: a sender fills frames up to the protocol's budget and
 /// may then add one more event, so a smaller limit would refuse honest frames.
@@ -117,6 +123,9 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// How long a client may take to send a request's body, once its headers are in.
     pub body_read_timeout: Duration,
+    /// How long a write to a client may stay blocked (the client reads nothing) before the
+    /// connection is closed.
+    pub write_timeout: Duration,
 }
 
 impl ServerConfig {
@@ -130,6 +139,7 @@ impl ServerConfig {
             connections_max: CONNECTIONS_MAX_DEFAULT,
             header_read_timeout: Duration::from_millis(HEADER_READ_TIMEOUT_MS_DEFAULT),
             body_read_timeout: Duration::from_millis(BODY_READ_TIMEOUT_MS_DEFAULT),
+            write_timeout: Duration::from_millis(WRITE_TIMEOUT_MS_DEFAULT),
         }
     }
 
@@ -153,6 +163,12 @@ impl ServerConfig {
         range_check(
             "body_read_timeout_ms",
             self.body_read_timeout.as_millis() as u64,
+            1,
+            60 * 60 * 1000,
+        )?;
+        range_check(
+            "write_timeout_ms",
+            self.write_timeout.as_millis() as u64,
             1,
             60 * 60 * 1000,
         )?;
@@ -193,6 +209,8 @@ pub struct Settings {
     pub header_read_timeout_ms: Option<u64>,
     /// See [`ServerConfig::body_read_timeout`], in milliseconds.
     pub body_read_timeout_ms: Option<u64>,
+    /// See [`ServerConfig::write_timeout`], in milliseconds.
+    pub write_timeout_ms: Option<u64>,
 }
 
 impl Settings {
@@ -219,6 +237,7 @@ impl Settings {
             connections_max: self.connections_max.or(lower.connections_max),
             header_read_timeout_ms: self.header_read_timeout_ms.or(lower.header_read_timeout_ms),
             body_read_timeout_ms: self.body_read_timeout_ms.or(lower.body_read_timeout_ms),
+            write_timeout_ms: self.write_timeout_ms.or(lower.write_timeout_ms),
         }
     }
 
@@ -257,6 +276,9 @@ impl Settings {
         }
         if let Some(timeout_ms) = self.header_read_timeout_ms {
             config.header_read_timeout = Duration::from_millis(timeout_ms);
+        }
+        if let Some(timeout_ms) = self.write_timeout_ms {
+            config.write_timeout = Duration::from_millis(timeout_ms);
         }
         config.validate()?;
         Ok(config)

@@ -13,6 +13,7 @@
 //! - `writer` (private): the group-commit writer, the only task that writes to the store.
 //! - `live` (private): the stream of committed events behind `GET /v1/live`.
 //! - `conflicts` (private): a user's conflicts as JSON.
+//! - `deadline` (private): the write deadline on each connection's socket.
 //! - `metrics` (private): the Prometheus counters and histograms.
 //!
 //! # Durability
@@ -39,6 +40,7 @@ use tokio_util::task::TaskTracker;
 pub mod auth;
 pub mod config;
 mod conflicts;
+mod deadline;
 mod error;
 mod live;
 mod metrics;
@@ -203,6 +205,7 @@ pub async fn run(
             peer,
             permit,
             config.header_read_timeout,
+            config.write_timeout,
         ));
     }
 

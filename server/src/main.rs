@@ -42,7 +42,13 @@ struct CommonArgs {
     data_dir: Option<PathBuf>,
     /// Accept only EdDSA tokens, verified with this Ed25519 public key (a PEM file's path, or
     /// the PEM text).
-    #[arg(long, env = "TIDELINE_JWT_EDDSA_PUBLIC_KEY")]
+    // PEM text starts with dashes (`-----BEGIN PUBLIC KEY-----`), which clap would otherwise
+    // take for a flag and refuse.
+    #[arg(
+        long,
+        env = "TIDELINE_JWT_EDDSA_PUBLIC_KEY",
+        allow_hyphen_values = true
+    )]
     jwt_eddsa_public_key: Option<String>,
 }
 
@@ -70,6 +76,10 @@ struct ServeArgs {
     /// How long a client may take to send a request's body, in milliseconds [default: 60000].
     #[arg(long, env = "TIDELINE_BODY_READ_TIMEOUT_MS")]
     body_read_timeout_ms: Option<u64>,
+    /// How long a write to a client may stay blocked because the client reads nothing, in
+    /// milliseconds, before its connection is closed [default: 30000].
+    #[arg(long, env = "TIDELINE_WRITE_TIMEOUT_MS")]
+    write_timeout_ms: Option<u64>,
     /// Log lines as text or as JSON objects; `RUST_LOG` sets the level [default: info].
     #[arg(long, env = "TIDELINE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -128,6 +138,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         connections_max: args.connections_max,
         header_read_timeout_ms: args.header_read_timeout_ms,
         body_read_timeout_ms: args.body_read_timeout_ms,
+        write_timeout_ms: args.write_timeout_ms,
         ..Settings::default()
     })?;
     let listen = settings.listen()?;
@@ -144,8 +155,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let signalled = shutdown.clone();
         tokio::spawn(async move {
             signal_wait().await;
-            tracing::info!("signal received; shutting down");
+            // Cancel first: shutdown must never depend on a log line being written (stderr may
+            // be a closed pipe).
             signalled.cancel();
+            tracing::info!("signal received; shutting down");
         });
         tideline_server::run(listener, config, shutdown).await?;
         Ok(())
@@ -175,9 +188,14 @@ fn token(args: TokenArgs) -> anyhow::Result<()> {
 fn logging_init(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A log line that cannot be written (stderr closed, for example a `| tee` that exited) is
+    // dropped. By default the subscriber reports such a failure with `eprintln!`, which panics
+    // on the same closed stderr, inside whatever task was logging: a log line must never take
+    // down the signal handler or a request.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .log_internal_errors(false);
     match format {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
         LogFormat::Json => builder.json().init(),

@@ -30,6 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{AuthError, Identity, Verifier};
+use crate::deadline::WriteDeadline;
 use crate::error::{plain, ApiError};
 use crate::live::{self, Committed};
 use crate::metrics::{Metrics, METRICS_CONTENT_TYPE};
@@ -83,6 +84,7 @@ pub(crate) async fn connection_serve(
     peer: SocketAddr,
     permit: OwnedSemaphorePermit,
     header_read_timeout: Duration,
+    write_timeout: Duration,
 ) {
     let _permit = permit;
     // Frames are written whole; waiting to coalesce them only adds latency.
@@ -96,7 +98,10 @@ pub(crate) async fn connection_serve(
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(
+            TokioIo::new(WriteDeadline::new(stream, write_timeout)),
+            service,
+        );
     tokio::pin!(connection);
     let result = tokio::select! {
         result = connection.as_mut() => result,
