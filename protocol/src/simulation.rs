@@ -1310,7 +1310,6 @@ impl World {
         let token = self.token(replica);
         let policy = Policy {
             max_skew_ms: MAX_SKEW_MS,
-            creator_check: self.params.mutation != Mutation::SkipCreatorCheck,
         };
         let mut handled = handle_request(
             &mut self.server.store,
