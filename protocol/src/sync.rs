@@ -756,18 +756,9 @@ impl Initiator {
     }
 }
 
-/// Checks a request against the session and returns its events, verified. The host makes them
-/// durable before it calls [`respond`], so that the response acknowledges them.
-pub fn accept(groups: &Groups, request: &Request) -> Result<Vec<VerifiedEvent>, SyncError> {
-    if request.groups != fingerprint(&request.salt, &groups.digest()) {
-        return Err(SyncError::GroupsMismatch);
-    }
-    verify_events(groups, &request.events)
-}
-
 /// Answers a request from what `store` holds, keeping no state: the response depends only on
 /// the store and the request.
-pub fn respond<S: ReadStore + ?Sized>(
+fn respond<S: ReadStore + ?Sized>(
     store: &S,
     groups: &Groups,
     request: &Request,
@@ -883,19 +874,19 @@ pub fn reconcile<A: crate::store::Store + ?Sized, B: crate::store::Store + ?Size
 
     let mut transcript = Transcript::default();
     let mut initiator = Initiator::new(groups.clone(), salt, config);
+    let responder = Responder::new(config, Policy::default());
     while let Some(request) = initiator.poll_request(&*initiator_store)? {
         let bytes = encode_frame(&Frame::Request(request));
         transcript.bytes_to_responder += bytes.len();
-        let Frame::Request(request) = decode_frame(&bytes)? else {
-            return Err(SyncError::Unexpected("a frame that is not a request"));
-        };
         transcript.frames.push(bytes);
-        let events = accept(groups, &request)?;
+        let admitted =
+            responder.admit_trusted(&transcript.frames[transcript.frames.len() - 1], groups)?;
+        let events = admitted.events();
         transcript.events_to_responder += events.len();
         transcript.event_bytes_to_responder +=
             events.iter().map(|event| event.bytes.len()).sum::<usize>();
-        crate::replica::apply(responder_store, &events).map_err(store_error)?;
-        let response = respond(&*responder_store, groups, &request, config)?;
+        crate::replica::apply(responder_store, events).map_err(store_error)?;
+        let response = responder.respond(&*responder_store, &admitted)?;
 
         let bytes = encode_frame(&Frame::Response(response));
         transcript.bytes_to_initiator += bytes.len();
@@ -911,48 +902,6 @@ pub fn reconcile<A: crate::store::Store + ?Sized, B: crate::store::Store + ?Size
     }
     transcript.rounds = initiator.rounds();
     Ok(transcript)
-}
-
-/// Checks what the walk would only find while handling the items, after the events are
-/// written (spec §15.4 step 7): every group index below the session's group count, every
-/// `Range` end at most that count, and no `More` item. So a request refused for its items has
-/// written nothing.
-pub fn items_check(groups: &Groups, items: &[Item]) -> Result<(), ErrorBody> {
-    let len = groups.len();
-    for (index, item) in items.iter().enumerate() {
-        let group = match item {
-            Item::Root { .. } => None,
-            Item::Range { end, .. } => {
-                if *end as usize > len {
-                    return Err(ErrorBody::new(
-                        ErrorCode::MalformedFrame,
-                        &format!(
-                            "item {index} is a range ending at group {end}, but the session has \
-                             {len} groups"
-                        ),
-                    ));
-                }
-                None
-            }
-            Item::Split { group, .. }
-            | Item::Ids { group, .. }
-            | Item::Want { group, .. }
-            | Item::Need { group, .. } => Some(*group),
-            Item::More { .. } => {
-                return Err(ErrorBody::new(
-                    ErrorCode::UnexpectedFrame,
-                    &format!("item {index} is a More item, which only a responder sends"),
-                ))
-            }
-        };
-        if let Some(group) = group.filter(|&group| group as usize >= len) {
-            return Err(ErrorBody::new(
-                ErrorCode::MalformedFrame,
-                &format!("item {index} names group {group}, but the session has {len} groups"),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// How far ahead of the responder's clock an event's timestamp may be by default: 5 minutes,
@@ -973,82 +922,6 @@ impl Default for Policy {
             max_skew_ms: MAX_SKEW_MS,
         }
     }
-}
-
-/// Checks the host policy on a request's events, which [`accept`] has already checked: each
-/// event's creator is `user`, and its timestamp is at most `policy.max_skew_ms` ahead of
-/// `now_ms`. The first event that fails decides the error.
-pub fn policy_check(
-    user: &str,
-    now_ms: u64,
-    policy: Policy,
-    events: &[VerifiedEvent],
-) -> Result<(), ErrorBody> {
-    for (index, event) in events.iter().enumerate() {
-        if event.event.creator != user {
-            return Err(ErrorBody::new(
-                ErrorCode::ForgedCreator,
-                &format!(
-                    "event {index} of the request names `{}` as its creator, but the token is \
-                     for `{user}`; write events only as the user your token names",
-                    event.event.creator
-                ),
-            ));
-        }
-        let wall_ms = event.event.timestamp.wall_ms;
-        if wall_ms > now_ms.saturating_add(policy.max_skew_ms) {
-            return Err(ErrorBody::new(
-                ErrorCode::TimestampInFuture,
-                &format!(
-                    "event {index} of the request is timestamped {wall_ms} ms, more than {} ms \
-                     ahead of the server's clock ({now_ms} ms); check the writer's clock and \
-                     send the event again later",
-                    policy.max_skew_ms
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Everything a responder checks before it stores anything (spec §15.4): decodes `frame`
-/// (§7.4), refuses a frame that is not a `Request`, [`accept`]s its events for the session's
-/// `groups`, checks its items ([`items_check`]) and each event against the [`Policy`] for the
-/// authenticated `user` at `now_ms`. A request refused here must store nothing; one admitted
-/// has its events written, made durable, then answered by [`respond`].
-///
-/// The reference server and the simulation both call this, so the fuzz target that drives the
-/// simulation's request handling covers the server's checks too.
-pub fn request_admit(
-    frame: &[u8],
-    groups: &Groups,
-    user: &str,
-    now_ms: u64,
-    policy: Policy,
-) -> Result<(Request, Vec<VerifiedEvent>), ErrorBody> {
-    let request = match decode_frame(frame) {
-        Ok(Frame::Request(request)) => request,
-        Ok(Frame::Response(_)) => {
-            return Err(ErrorBody::new(
-                ErrorCode::UnexpectedFrame,
-                "the frame is a Response, but a responder takes only Request frames; send a \
-                 Request",
-            ))
-        }
-        Ok(Frame::Error(_)) => {
-            return Err(ErrorBody::new(
-                ErrorCode::UnexpectedFrame,
-                "the frame is an Error, but a responder takes only Request frames; send a \
-                 Request",
-            ))
-        }
-        Err(error) => return Err(ErrorBody::new(error.code(), &error.to_string())),
-    };
-    let events = accept(groups, &request)
-        .map_err(|error| ErrorBody::new(error.code(), &error.to_string()))?;
-    items_check(groups, &request.items)?;
-    policy_check(user, now_ms, policy, &events)?;
-    Ok((request, events))
 }
 
 /// Why a responder refused a request before storing anything (spec §15.4 steps 3 to 8). Each
@@ -1242,21 +1115,30 @@ impl Responder {
             Frame::Response(_) => return Err(AdmitError::ResponseFrame),
             Frame::Error(_) => return Err(AdmitError::ErrorFrame),
         };
-        if request.groups != fingerprint(&request.salt, &groups.digest()) {
-            return Err(AdmitError::GroupsMismatch);
-        }
-        let events = verify_events(groups, &request.events).map_err(|error| match error {
+        let admitted = admit_request(request, groups).map_err(|error| match error {
+            SyncError::GroupsMismatch => AdmitError::GroupsMismatch,
             SyncError::InvalidEvent { index, source } => AdmitError::InvalidEvent { index, source },
             SyncError::GroupForbidden { id, group } => AdmitError::GroupForbidden { id, group },
-            other => unreachable!("verify_events returns only event errors, not {other:?}"),
+            other => unreachable!("admit_request refuses only groups and events, not {other:?}"),
         })?;
-        admit_items(groups, &request.items)?;
-        admit_policy(user, now_ms, self.policy, &events)?;
-        Ok(Admitted {
-            request,
-            events,
-            groups: groups.clone(),
-        })
+        admit_items(groups, &admitted.request.items)?;
+        admit_policy(user, now_ms, self.policy, &admitted.events)?;
+        Ok(admitted)
+    }
+
+    /// The responder of spec §8.3 alone, for a peer it trusts to relay events of any user and
+    /// any time: decodes `frame`, refuses a frame that is not a `Request`, checks the groups
+    /// digest and each event. It makes none of the host's checks of §15.4 (items before the
+    /// write, creator, clock): [`Responder::respond`] finds a bad item while walking, as §8.3
+    /// step 5 says. For sessions between two stores of one process: [`reconcile`], the
+    /// benchmarks, the tests. A host that serves users calls [`Responder::admit`].
+    pub fn admit_trusted(&self, frame: &[u8], groups: &Groups) -> Result<Admitted, SyncError> {
+        match decode_frame(frame)? {
+            Frame::Request(request) => admit_request(request, groups),
+            Frame::Response(_) | Frame::Error(_) => Err(SyncError::Unexpected(
+                "a frame other than a request sent to the responder",
+            )),
+        }
     }
 
     /// Answers an admitted request from what `store` holds, keeping no state: the response
@@ -1269,6 +1151,19 @@ impl Responder {
     ) -> Result<Response, SyncError> {
         respond(store, &admitted.groups, &admitted.request, self.config)
     }
+}
+
+/// Spec §8.3 steps 2 and 3: the groups digest, then each event.
+fn admit_request(request: Request, groups: &Groups) -> Result<Admitted, SyncError> {
+    if request.groups != fingerprint(&request.salt, &groups.digest()) {
+        return Err(SyncError::GroupsMismatch);
+    }
+    let events = verify_events(groups, &request.events)?;
+    Ok(Admitted {
+        request,
+        events,
+        groups: groups.clone(),
+    })
 }
 
 /// Spec §15.4 step 7: what the walk would only find while handling the items, checked before
