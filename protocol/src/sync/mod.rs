@@ -45,10 +45,10 @@ pub struct Config {
 }
 
 impl Config {
-    /// The budget in force: at most a quarter of [`FRAME_BYTES_MAX`](crate::limits::FRAME_BYTES_MAX),
-    /// so that what one item may add past the budget (up to
-    /// [`SHORT_IDS_PER_ITEM_MAX`](crate::limits::SHORT_IDS_PER_ITEM_MAX) wanted events) still
-    /// fits a frame.
+    /// The budget in force: at most a quarter of
+    /// [`FRAME_BYTES_MAX`](crate::limits::FRAME_BYTES_MAX), so that what one item may add past
+    /// the budget (up to [`SHORT_IDS_PER_ITEM_MAX`](crate::limits::SHORT_IDS_PER_ITEM_MAX)
+    /// wanted events) still fits a frame.
     pub fn budget(&self) -> usize {
         self.frame_bytes_budget.min(budget::FRAME_BYTES_BUDGET_MAX)
     }
