@@ -50,7 +50,7 @@ use crate::merge::{resolution, ConflictKind, Decision, DocKey};
 use crate::replica;
 use crate::sim::Rng;
 use crate::store::{Batch, MemoryStore, ReadStore, Store};
-use crate::sync::{request_admit, respond, Config, Initiator, Policy, MAX_SKEW_MS};
+use crate::sync::{AdmitError, Admitted, Config, Initiator, Policy, Responder, MAX_SKEW_MS};
 use crate::tree::Tree;
 use crate::value::Value;
 use crate::wire::{
@@ -108,9 +108,10 @@ impl Handled {
 }
 
 /// Handles one encoded request the way the reference server does, minus HTTP: the server's own
-/// checks ([`request_admit`]), then write the events (the caller makes them durable before it
-/// sends the response, since the response acknowledges them), then [`respond`]. Never panics
-/// on any input; refuses without writing anything unless every check before the write passes.
+/// checks ([`Responder::admit`]), then write the events (the caller makes them durable before
+/// it sends the response, since the response acknowledges them), then [`Responder::respond`].
+/// Never panics on any input; refuses without writing anything unless every check before the
+/// write passes.
 pub fn handle_request<S: Store + ?Sized>(
     store: &mut S,
     token: &Token,
@@ -119,9 +120,25 @@ pub fn handle_request<S: Store + ?Sized>(
     config: Config,
     frame: &[u8],
 ) -> Handled {
-    let (request, events) = match request_admit(frame, &token.groups, &token.user, now_ms, policy) {
+    let responder = Responder::new(config, policy);
+    let admitted = responder
+        .admit(frame, &token.groups, &token.user, now_ms)
+        .map(|mut admitted| {
+            let events = admitted.take_events();
+            (admitted, events)
+        });
+    handle_admitted(store, &responder, admitted)
+}
+
+/// Writes an admitted request's events and answers it; answers a refused one with its error.
+fn handle_admitted<S: Store + ?Sized>(
+    store: &mut S,
+    responder: &Responder,
+    admitted: Result<(Admitted, Vec<VerifiedEvent>), AdmitError>,
+) -> Handled {
+    let (admitted, events) = match admitted {
         Ok(admitted) => admitted,
-        Err(body) => return Handled::refused(body),
+        Err(error) => return Handled::refused(ErrorBody::from(&error)),
     };
     let inserted_ids: BTreeSet<EventId> = match replica::apply(store, &events) {
         Ok(ids) => ids.into_iter().collect(),
@@ -138,7 +155,7 @@ pub fn handle_request<S: Store + ?Sized>(
         .filter(|event| inserted_ids.contains(&event.id))
         .cloned()
         .collect();
-    let frame = match respond(&*store, &token.groups, &request, config) {
+    let frame = match responder.respond(&*store, &admitted) {
         Ok(response) => Frame::Response(response),
         Err(error) => Frame::Error(ErrorBody::new(error.code(), &error.to_string())),
     };
@@ -147,6 +164,47 @@ pub fn handle_request<S: Store + ?Sized>(
         accepted: events,
         inserted,
     }
+}
+
+/// The `SkipCreatorCheck` mutation, wrapped around the responder from outside: a request
+/// refused only for a forged creator is admitted with its events set aside (so no creator is
+/// checked), and the events, which passed every earlier check, come back beside it.
+fn admit_skipping_creator_check(
+    responder: &Responder,
+    frame: &[u8],
+    token: &Token,
+    now_ms: u64,
+) -> Result<(Admitted, Vec<VerifiedEvent>), AdmitError> {
+    let admitted = responder.admit(frame, &token.groups, &token.user, now_ms);
+    if !matches!(admitted, Err(AdmitError::ForgedCreator { .. })) {
+        return admitted.map(|mut admitted| {
+            let events = admitted.take_events();
+            (admitted, events)
+        });
+    }
+    let Ok(Frame::Request(mut request)) = decode_frame(frame) else {
+        unreachable!("the creator is checked after the frame decodes as a request")
+    };
+    let events = std::mem::take(&mut request.events);
+    let frame = encode_frame(&Frame::Request(request));
+    let stripped = responder.admit(&frame, &token.groups, &token.user, now_ms)?;
+    // Each event alone, admitted for its own creator: every other check still applies.
+    let mut verified = Vec::with_capacity(events.len());
+    for bytes in events {
+        let creator = VerifiedEvent::decode(&bytes)
+            .expect("the events were checked before the creator")
+            .event
+            .creator;
+        let mut single = stripped.request().clone();
+        single.events = vec![bytes];
+        let frame = encode_frame(&Frame::Request(single));
+        verified.extend(
+            responder
+                .admit(&frame, &token.groups, &creator, now_ms)?
+                .into_events(),
+        );
+    }
+    Ok((stripped, verified))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1310,16 +1368,21 @@ impl World {
         let token = self.token(replica);
         let policy = Policy {
             max_skew_ms: MAX_SKEW_MS,
-            creator_check: self.params.mutation != Mutation::SkipCreatorCheck,
         };
-        let mut handled = handle_request(
-            &mut self.server.store,
-            &token,
-            self.now_ms,
-            policy,
-            self.config,
-            request,
-        );
+        let responder = Responder::new(self.config, policy);
+        let mut handled = if self.params.mutation == Mutation::SkipCreatorCheck {
+            let admitted = admit_skipping_creator_check(&responder, request, &token, self.now_ms);
+            handle_admitted(&mut self.server.store, &responder, admitted)
+        } else {
+            handle_request(
+                &mut self.server.store,
+                &token,
+                self.now_ms,
+                policy,
+                self.config,
+                request,
+            )
+        };
         if self.params.mutation == Mutation::OrderDependentMerge {
             let arrived: Vec<&VerifiedEvent> = handled.inserted.iter().collect();
             last_arrival_wins(&mut self.server.store, &arrived);
