@@ -12,7 +12,7 @@
 //! - [`sync`]: the reconciliation walk, as an initiator and a stateless responder.
 //! - [`merge`]: replaying a document's events into its state and its conflicts.
 //! - [`replica`]: applying events to a stored replica: tree, documents and inboxes together.
-//! - [`write`]: writing a local event: its timestamp, a new document's id and its base, from
+//! - [`write`](mod@write): writing a local event: its timestamp, a new document's id and its base, from
 //!   the time and random bytes the host passes in.
 //! - [`sim`]: seeded generators of events, for tests, simulations and benchmarks.
 //! - [`simulation`]: the server's request handling, and a seeded simulation of a server and
