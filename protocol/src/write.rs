@@ -210,12 +210,14 @@ pub fn seal<S: ReadStore + ?Sized>(
             event_on(doc, Vec::new(), timestamp, author, Op::Create(document))
         }
         WriteOp::Update { target, patch } => {
-            let (doc, state) = live_state(store, doc_key(target))?;
-            event_on(doc, state.heads, timestamp, author, Op::Update(patch))
+            let doc = doc_key(target);
+            let heads = live_state(store, &doc)?.heads;
+            event_on(doc, heads, timestamp, author, Op::Update(patch))
         }
         WriteOp::Remove { target } => {
-            let (doc, state) = live_state(store, doc_key(target))?;
-            event_on(doc, state.heads, timestamp, author, Op::Remove)
+            let doc = doc_key(target);
+            let heads = live_state(store, &doc)?.heads;
+            event_on(doc, heads, timestamp, author, Op::Remove)
         }
         WriteOp::Resolve {
             target,
@@ -278,17 +280,17 @@ fn stored_state<S: ReadStore + ?Sized>(
         .ok_or_else(|| WriteError::DocumentNotFound { doc: doc.clone() })
 }
 
-/// The stored state of `doc`, which must exist and not be removed: a user edits or removes
-/// only a document they can see.
-fn live_state<S: ReadStore + ?Sized>(
+/// The stored state of `doc` if a user can see it: it exists and was not removed. Updates and
+/// removes write only to such a document, and the client reads documents by the same rule.
+pub fn live_state<S: ReadStore + ?Sized>(
     store: &S,
-    doc: DocKey,
-) -> Result<(DocKey, DocState), WriteError<S::Error>> {
-    let state = stored_state(store, &doc)?;
+    doc: &DocKey,
+) -> Result<DocState, WriteError<S::Error>> {
+    let state = stored_state(store, doc)?;
     if state.value.is_none() {
-        return Err(WriteError::DocumentRemoved { doc });
+        return Err(WriteError::DocumentRemoved { doc: doc.clone() });
     }
-    Ok((doc, state))
+    Ok(state)
 }
 
 #[cfg(test)]
