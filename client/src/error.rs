@@ -6,6 +6,7 @@ use tideline_protocol::event::{EventError, IdParseError};
 use tideline_protocol::replica::ApplyError;
 use tideline_protocol::sync::SyncError;
 use tideline_protocol::wire::{ErrorCode, WireError};
+use tideline_protocol::write::WriteError;
 use tideline_store::StoreError;
 
 /// Why a client operation failed.
@@ -288,6 +289,31 @@ impl From<ApplyError<StoreError>> for ClientError {
                 what: "replica".to_owned(),
                 detail: other.to_string(),
             }),
+        }
+    }
+}
+
+impl From<WriteError<StoreError>> for ClientError {
+    fn from(error: WriteError<StoreError>) -> ClientError {
+        let not_found =
+            |doc: tideline_protocol::merge::DocKey, removed| ClientError::DocumentNotFound {
+                group: doc.group,
+                collection: doc.collection,
+                id: doc.target.to_string(),
+                removed,
+            };
+        match error {
+            WriteError::Store(error) => ClientError::Store(error),
+            WriteError::DocumentNotFound { doc } => not_found(doc, false),
+            WriteError::DocumentRemoved { doc } => not_found(doc, true),
+            WriteError::ConflictNotFound { conflict, .. } => ClientError::ConflictNotFound {
+                id: conflict.to_string(),
+            },
+            WriteError::Event(error) => ClientError::InvalidEvent(error),
+            WriteError::Apply(error) => error.into(),
+            // A taken new id: only a caller of a `_at` write picks the random bytes of a new
+            // id, so it is their input repeated. Kinds added later keep their own message.
+            other => ClientError::InvalidInput(other.to_string()),
         }
     }
 }

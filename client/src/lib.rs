@@ -2,7 +2,8 @@
 //! Tideline server over HTTP, and the `tideline` command built on it.
 //!
 //! - [`replica`]: [`Replica`], the folder (configuration and RocksDB store) and every offline
-//!   operation: create, update, remove, get, find, conflicts, resolve, root.
+//!   operation: create, update, remove, get, find, conflicts, resolve, root. Writes take their
+//!   time and random bytes from a [`WriteContext`] (the `_at` variants) or the system clock.
 //! - [`sync`]: [`Replica::sync`] over `POST /v1/sync` and [`Replica::watch`] over `/v1/live`.
 //! - [`http`]: the HTTP/1.1 connection, with a socket that counts every byte it carries.
 //! - [`config`]: `config.json`: server, token, replica id and the hybrid logical clock.
@@ -37,5 +38,6 @@ pub mod sync;
 pub mod token;
 
 pub use error::ClientError;
-pub use replica::{ConflictEntry, Replica, Written};
+pub use replica::{system_context, ConflictEntry, Replica, Written};
 pub use sync::{SyncReport, WatchEvent};
+pub use tideline_protocol::write::WriteContext;

@@ -6,14 +6,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use tideline_protocol::event::{DocId, Event, EventId, Hlc, Op, ReplicaId, VerifiedEvent};
+use tideline_protocol::event::{DocId, EventId, Hlc, ReplicaId, VerifiedEvent};
 use tideline_protocol::merge::{
-    conflict_json, resolution, Conflict, ConflictId, ConflictKind, Decision, DocKey, DocState,
+    conflict_json, Conflict, ConflictId, ConflictKind, Decision, DocKey, DocState,
 };
 use tideline_protocol::replica::apply;
 use tideline_protocol::store::ReadStore;
 use tideline_protocol::sync::SyncError;
 use tideline_protocol::tree::{Digest, Path as TreePath, Tree};
+use tideline_protocol::write::{self, Author, LocalWrite, WriteContext, WriteOp};
 use tideline_store::{RocksStore, StoreError, StoreOptions};
 
 use crate::config::{Config, STORE_DIR};
@@ -91,6 +92,15 @@ pub(crate) fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
         .unwrap_or(0)
+}
+
+/// The time and randomness of a write from the system clock and the thread's random number
+/// generator: what [`Replica::create`] and the other writes without `_at` use.
+pub fn system_context() -> WriteContext {
+    WriteContext {
+        now_ms: now_ms(),
+        random: rand::random(),
+    }
 }
 
 impl Replica {
@@ -200,23 +210,29 @@ impl Replica {
         &self.store
     }
 
-    /// Creates a document from a JSON object, with a new id.
+    /// Creates a document from a JSON object, with a new id, at the system clock's time.
     pub fn create(
         &mut self,
         group: &str,
         collection: &str,
         document: &serde_json::Value,
     ) -> Result<Written, ClientError> {
+        self.create_at(system_context(), group, collection, document)
+    }
+
+    /// [`Replica::create`] with the time and random bytes of `context`: the timestamp ticks
+    /// the replica's clock to `context.now_ms`, and the new id comes from the timestamp and
+    /// `context.random` ([`write::seal`]).
+    pub fn create_at(
+        &mut self,
+        context: WriteContext,
+        group: &str,
+        collection: &str,
+        document: &serde_json::Value,
+    ) -> Result<Written, ClientError> {
         self.claims.check_group(group)?;
         let document = json::document_from_json(document)?;
-        let target = DocId::new(now_ms(), rand::random());
-        let doc = DocKey {
-            group: group.to_owned(),
-            collection: collection.to_owned(),
-            target,
-        };
-        // A new id has no events yet, so the create has an empty base.
-        self.write(doc, Vec::new(), Op::Create(document))
+        self.write(context, group, collection, WriteOp::Create(document))
     }
 
     /// Changes fields of a document: `patch` is a JSON object from dot-separated paths to new
@@ -228,10 +244,22 @@ impl Replica {
         id: DocId,
         patch: &serde_json::Value,
     ) -> Result<Written, ClientError> {
+        self.update_at(system_context(), group, collection, id, patch)
+    }
+
+    /// [`Replica::update`] at the time of `context`.
+    pub fn update_at(
+        &mut self,
+        context: WriteContext,
+        group: &str,
+        collection: &str,
+        id: DocId,
+        patch: &serde_json::Value,
+    ) -> Result<Written, ClientError> {
         self.claims.check_group(group)?;
         let patch = json::patch_from_json(patch)?;
-        let (doc, state) = self.existing(group, collection, id)?;
-        self.write(doc, state.heads, Op::Update(patch))
+        let op = WriteOp::Update { target: id, patch };
+        self.write(context, group, collection, op)
     }
 
     /// Removes a document.
@@ -241,9 +269,19 @@ impl Replica {
         collection: &str,
         id: DocId,
     ) -> Result<Written, ClientError> {
+        self.remove_at(system_context(), group, collection, id)
+    }
+
+    /// [`Replica::remove`] at the time of `context`.
+    pub fn remove_at(
+        &mut self,
+        context: WriteContext,
+        group: &str,
+        collection: &str,
+        id: DocId,
+    ) -> Result<Written, ClientError> {
         self.claims.check_group(group)?;
-        let (doc, state) = self.existing(group, collection, id)?;
-        self.write(doc, state.heads, Op::Remove)
+        self.write(context, group, collection, WriteOp::Remove { target: id })
     }
 
     /// A document as JSON, with its id under `"_id"`.
@@ -254,7 +292,12 @@ impl Replica {
         id: DocId,
     ) -> Result<serde_json::Value, ClientError> {
         self.claims.check_group(group)?;
-        let (doc, state) = self.existing(group, collection, id)?;
+        let doc = DocKey {
+            group: group.to_owned(),
+            collection: collection.to_owned(),
+            target: id,
+        };
+        let state = write::live_state(&self.store, &doc)?;
         Ok(printable(doc.target, &state))
     }
 
@@ -307,7 +350,17 @@ impl Replica {
         conflict_id: ConflictId,
         decision: &serde_json::Value,
     ) -> Result<Written, ClientError> {
-        let (doc, state, conflict) = self.find_conflict(conflict_id)?;
+        self.resolve_at(system_context(), conflict_id, decision)
+    }
+
+    /// [`Replica::resolve`] at the time of `context`.
+    pub fn resolve_at(
+        &mut self,
+        context: WriteContext,
+        conflict_id: ConflictId,
+        decision: &serde_json::Value,
+    ) -> Result<Written, ClientError> {
+        let (doc, conflict) = self.find_conflict(conflict_id)?;
         self.claims.check_group(&doc.group)?;
         let decision = match decision {
             serde_json::Value::Null => Decision::Delete,
@@ -321,17 +374,12 @@ impl Replica {
                 ))
             })?),
         };
-        let timestamp = self.next_timestamp();
-        let event = resolution(
-            &doc,
-            &state,
-            &conflict,
+        let op = WriteOp::Resolve {
+            target: doc.target,
+            conflict: conflict_id,
             decision,
-            &self.claims.sub,
-            self.replica_id,
-            timestamp,
-        );
-        self.store_event(event)
+        };
+        self.write(context, &doc.group, &doc.collection, op)
     }
 
     /// The root digest of a group's hash tree: two replicas with equal roots hold the same
@@ -345,6 +393,16 @@ impl Replica {
     /// them, merges the documents they touch, and moves the clock past their timestamps.
     /// Returns how many were new.
     pub fn apply_events(&mut self, events: &[VerifiedEvent]) -> Result<usize, ClientError> {
+        self.apply_events_at(now_ms(), events)
+    }
+
+    /// [`Replica::apply_events`] with the wall clock at `now_ms`, which the clock moves to if
+    /// it is ahead of every timestamp seen.
+    pub fn apply_events_at(
+        &mut self,
+        now_ms: u64,
+        events: &[VerifiedEvent],
+    ) -> Result<usize, ClientError> {
         if let Some(event) = events
             .iter()
             .find(|event| !self.claims.grants(&event.event.group))
@@ -356,35 +414,10 @@ impl Replica {
         }
         let inserted = apply(&mut self.store, events)?;
         if let Some(latest) = events.iter().map(|event| event.event.timestamp).max() {
-            let observed = Hlc::observe(self.config.hlc, latest, now_ms());
+            let observed = Hlc::observe(self.config.hlc, latest, now_ms);
             self.save_clock(observed)?;
         }
         Ok(inserted.len())
-    }
-
-    /// The document, if it exists and was not removed.
-    fn existing(
-        &self,
-        group: &str,
-        collection: &str,
-        id: DocId,
-    ) -> Result<(DocKey, DocState), ClientError> {
-        let doc = DocKey {
-            group: group.to_owned(),
-            collection: collection.to_owned(),
-            target: id,
-        };
-        let not_found = |removed| ClientError::DocumentNotFound {
-            group: group.to_owned(),
-            collection: collection.to_owned(),
-            id: id.to_string(),
-            removed,
-        };
-        match self.store.doc_state(&doc)? {
-            None => Err(not_found(false)),
-            Some(state) if state.value.is_none() => Err(not_found(true)),
-            Some(state) => Ok((doc, state)),
-        }
     }
 
     fn state_of(&self, doc: &DocKey) -> Result<DocState, ClientError> {
@@ -399,11 +432,13 @@ impl Replica {
     /// Finds an open conflict: first in the user's inbox, then, for a conflict assigned to
     /// someone else, by visiting every document of the token's groups. The second search reads
     /// every event once; it only runs when a user resolves someone else's conflict.
-    fn find_conflict(&self, id: ConflictId) -> Result<(DocKey, DocState, Conflict), ClientError> {
+    fn find_conflict(&self, id: ConflictId) -> Result<(DocKey, Conflict), ClientError> {
         let in_state = |doc: DocKey, state: DocState| {
-            let conflict = state.conflicts.iter().find(|conflict| conflict.id == id)?;
-            let conflict = conflict.clone();
-            Some((doc, state, conflict))
+            let conflict = state
+                .conflicts
+                .into_iter()
+                .find(|conflict| conflict.id == id)?;
+            Some((doc, conflict))
         };
         for (entry, doc) in self.store.inbox(&self.claims.sub)? {
             if entry == id {
@@ -451,42 +486,31 @@ impl Replica {
         Err(ClientError::ConflictNotFound { id: id.to_string() })
     }
 
-    /// Writes a new event on `doc` with this replica's user, origin and clock.
-    fn write(&mut self, doc: DocKey, base: Vec<EventId>, op: Op) -> Result<Written, ClientError> {
-        let timestamp = self.next_timestamp();
-        self.store_event(Event {
-            group: doc.group,
-            collection: doc.collection,
-            target: doc.target,
-            timestamp,
-            creator: self.claims.sub.clone(),
-            origin: self.replica_id,
-            base,
+    /// Writes a local event with this replica's user, origin and clock ([`write::seal`]), and
+    /// stores it. Its timestamp is saved as the clock first: should the process stop between
+    /// the two, the clock is ahead of the stored events, never behind.
+    fn write(
+        &mut self,
+        context: WriteContext,
+        group: &str,
+        collection: &str,
+        op: WriteOp,
+    ) -> Result<Written, ClientError> {
+        let author = Author {
+            user: &self.claims.sub,
+            replica: self.replica_id,
+        };
+        let write = LocalWrite {
+            group,
+            collection,
             op,
-        })
-    }
-
-    fn next_timestamp(&self) -> Hlc {
-        Hlc::tick(self.config.hlc, now_ms())
-    }
-
-    /// Seals and stores an event this replica wrote. Its timestamp is saved as the clock first:
-    /// should the process stop between the two, the clock is ahead of the stored events, never
-    /// behind.
-    fn store_event(&mut self, event: Event) -> Result<Written, ClientError> {
-        assert!(
-            event.timestamp > self.config.hlc,
-            "a new event ticks the clock"
-        );
-        let event = event.seal()?;
-        self.save_clock(event.event.timestamp)?;
-        let inserted = apply(&mut self.store, std::slice::from_ref(&event))?;
-        // Its timestamp is newer than every event this replica wrote before, so the event
-        // cannot be stored already.
-        assert_eq!(inserted, [event.id], "a freshly written event is new");
+        };
+        let event = write::seal(&self.store, author, self.config.hlc, context, write)?;
+        self.save_clock(event.hlc())?;
+        event.apply(&mut self.store)?;
         Ok(Written {
-            doc: event.event.target,
-            event: event.id,
+            doc: event.event().event.target,
+            event: event.event().id,
         })
     }
 

@@ -1,4 +1,7 @@
 //! Offline operations on a replica, through the library and through the `tideline` binary.
+//!
+//! Tests that depend on the order of edits pass the time of each write (the `_at` variants)
+//! instead of reading the clock, so they never wait and never race it.
 
 mod common;
 
@@ -7,20 +10,32 @@ use std::process::Command;
 use common::token;
 use serde_json::json;
 use tideline_client::replica::parse_conflict_id;
-use tideline_client::{ClientError, Replica};
-use tideline_protocol::event::{Event, Op, Patch, ReplicaId};
-use tideline_protocol::event::{FieldPath, Hlc};
+use tideline_client::{ClientError, Replica, WriteContext};
+use tideline_protocol::event::{DocId, Hlc, ReplicaId};
 use tideline_protocol::merge::DocKey;
 use tideline_protocol::store::ReadStore;
 use tideline_protocol::value::Value;
+use tideline_testkit::events::{patch, EventBuilder, WALL_MS};
 
 const SERVER: &str = "http://127.0.0.1:9";
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
+/// A write at `WALL_MS + offset_ms`, with random bytes that differ from offset to offset.
+fn at(offset_ms: u64) -> WriteContext {
+    let mut random = [0x5a; 10];
+    random[2..].copy_from_slice(&offset_ms.to_be_bytes());
+    WriteContext {
+        now_ms: WALL_MS + offset_ms,
+        random,
+    }
+}
+
+/// Bob's edit of the title of `doc` to "Theirs", made after seeing only `base`.
+fn bobs_title_edit(doc: DocId, base: tideline_protocol::event::EventId) -> EventBuilder {
+    EventBuilder::update(patch([("title", Some(Value::String("Theirs".into())))]))
+        .target(doc)
+        .creator("bob")
+        .origin(ReplicaId([2; 16]))
+        .base([base])
 }
 
 fn replica(dir: &tempfile::TempDir, user: &str, groups: &[&str]) -> Replica {
@@ -211,32 +226,21 @@ fn a_concurrent_edit_becomes_a_conflict_for_the_loser_and_resolves() {
     let dir = tempfile::tempdir().unwrap();
     let mut replica = replica(&dir, "alice", &["team"]);
     let created = replica
-        .create("team", "notes", &json!({"title": "Tides"}))
+        .create_at(at(0), "team", "notes", &json!({"title": "Tides"}))
         .unwrap();
     let mine = replica
-        .update("team", "notes", created.doc, &json!({"title": "Mine"}))
+        .update_at(
+            at(1),
+            "team",
+            "notes",
+            created.doc,
+            &json!({"title": "Mine"}),
+        )
         .unwrap();
 
     // Bob's edit of the same field, made without seeing Alice's: its base is only the create,
     // and its timestamp is older, so Alice's edit wins and Bob is asked.
-    let theirs = Event {
-        group: "team".into(),
-        collection: "notes".into(),
-        target: created.doc,
-        timestamp: Hlc {
-            wall_ms: 1,
-            counter: 0,
-        },
-        creator: "bob".into(),
-        origin: ReplicaId([2; 16]),
-        base: vec![created.event],
-        op: Op::Update(Patch(vec![(
-            FieldPath(vec!["title".into()]),
-            Some(Value::String("Theirs".into())),
-        )])),
-    }
-    .seal()
-    .unwrap();
+    let theirs = bobs_title_edit(created.doc, created.event).at(1).seal();
     assert_eq!(
         replica.apply_events(std::slice::from_ref(&theirs)).unwrap(),
         1
@@ -255,7 +259,9 @@ fn a_concurrent_edit_becomes_a_conflict_for_the_loser_and_resolves() {
     );
 
     // Anyone in the group may resolve it, here Alice for Bob.
-    let resolved = replica.resolve(conflict_id, &json!("Both")).unwrap();
+    let resolved = replica
+        .resolve_at(at(2), conflict_id, &json!("Both"))
+        .unwrap();
     assert_eq!(resolved.doc, created.doc);
     assert!(replica.store().inbox("bob").unwrap().is_empty());
     assert_eq!(
@@ -271,32 +277,23 @@ fn a_conflict_in_the_users_own_inbox_is_listed_as_json() {
     let dir = tempfile::tempdir().unwrap();
     let mut replica = replica(&dir, "alice", &["team"]);
     let created = replica
-        .create("team", "notes", &json!({"title": "Tides"}))
+        .create_at(at(0), "team", "notes", &json!({"title": "Tides"}))
         .unwrap();
     // Bob's edit of the same field, concurrent with Alice's and an hour ahead of it: Bob's
     // wins, so Alice is asked.
-    let theirs = Event {
-        group: "team".into(),
-        collection: "notes".into(),
-        target: created.doc,
-        timestamp: Hlc {
-            wall_ms: now_ms() + 3_600_000,
-            counter: 0,
-        },
-        creator: "bob".into(),
-        origin: ReplicaId([2; 16]),
-        base: vec![created.event],
-        op: Op::Update(Patch(vec![(
-            FieldPath(vec!["title".into()]),
-            Some(Value::String("Theirs".into())),
-        )])),
-    }
-    .seal()
-    .unwrap();
+    let theirs = bobs_title_edit(created.doc, created.event)
+        .at(WALL_MS + 1 + 3_600_000)
+        .seal();
     replica
-        .update("team", "notes", created.doc, &json!({"title": "Mine"}))
+        .update_at(
+            at(1),
+            "team",
+            "notes",
+            created.doc,
+            &json!({"title": "Mine"}),
+        )
         .unwrap();
-    replica.apply_events(&[theirs]).unwrap();
+    replica.apply_events_at(WALL_MS + 2, &[theirs]).unwrap();
 
     let conflicts = replica.conflicts().unwrap();
     assert_eq!(conflicts.len(), 1);
@@ -310,10 +307,49 @@ fn a_conflict_in_the_users_own_inbox_is_listed_as_json() {
 
     // Null deletes the field in conflict.
     let id = parse_conflict_id(listed["id"].as_str().unwrap()).unwrap();
-    replica.resolve(id, &json!(null)).unwrap();
+    replica.resolve_at(at(3), id, &json!(null)).unwrap();
     assert!(replica.conflicts().unwrap().is_empty());
     let document = replica.get("team", "notes", created.doc).unwrap();
     assert_eq!(document, json!({"_id": created.doc.to_string()}));
+}
+
+#[test]
+fn writes_take_their_time_and_randomness_from_the_caller() {
+    // Guards against a write path that reads the clock or the random number generator behind
+    // the caller's back, which would make replayed runs and ordered tests impossible.
+    let dir = tempfile::tempdir().unwrap();
+    let mut replica = replica(&dir, "alice", &["team"]);
+    let created = replica
+        .create_at(at(10), "team", "notes", &json!({"title": "Tides"}))
+        .unwrap();
+    assert_eq!(created.doc, DocId::new(WALL_MS + 10, at(10).random));
+    let tick = |wall_ms, counter| Hlc { wall_ms, counter };
+    assert_eq!(replica.clock(), tick(WALL_MS + 10, 0));
+
+    // A clock that went back still moves the replica's clock forward.
+    replica
+        .update_at(at(5), "team", "notes", created.doc, &json!({"n": 1}))
+        .unwrap();
+    assert_eq!(replica.clock(), tick(WALL_MS + 10, 1));
+    let removed = replica
+        .remove_at(at(20), "team", "notes", created.doc)
+        .unwrap();
+    assert_eq!(replica.clock(), tick(WALL_MS + 20, 0));
+    let state = replica
+        .store()
+        .doc_state(&DocKey {
+            group: "team".into(),
+            collection: "notes".into(),
+            target: created.doc,
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(state.heads, [removed.event]);
+
+    // An event from ahead moves the clock past it, by the time the caller passes.
+    let ahead = EventBuilder::remove().at(WALL_MS + 100).seal();
+    replica.apply_events_at(WALL_MS + 30, &[ahead]).unwrap();
+    assert_eq!(replica.clock(), tick(WALL_MS + 100, 1));
 }
 
 /// Runs the binary; returns (success, stdout, stderr).

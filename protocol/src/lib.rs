@@ -13,6 +13,8 @@
 //!   every host drives.
 //! - [`merge`]: replaying a document's events into its state and its conflicts.
 //! - [`replica`]: applying events to a stored replica: tree, documents and inboxes together.
+//! - [`write`](mod@write): writing a local event: its timestamp, a new document's id and its base, from
+//!   the time and random bytes the host passes in.
 //! - [`sim`]: seeded generators of events, for tests, simulations and benchmarks.
 //! - [`simulation`]: the server's request handling, and a seeded simulation of a server and
 //!   many replicas over a faulty network that checks the protocol's promises.
@@ -30,3 +32,4 @@ pub mod sync;
 pub mod tree;
 pub mod value;
 pub mod wire;
+pub mod write;
