@@ -11,11 +11,12 @@ use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::digest::Digest;
+use crate::key::{Key, Path, RADIX};
 use crate::limits::{
     ERROR_MESSAGE_BYTES_MAX, ERROR_VERSIONS_MAX, FRAME_BYTES_MAX, GROUPS_PER_SESSION_MAX,
     SHORT_IDS_PER_ITEM_MAX,
 };
-use crate::tree::{Digest, Key, Path, RADIX};
 
 /// The protocol version this crate speaks.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -327,7 +328,7 @@ impl Item {
                         "a Split item's prefix is longer than its lcp".into(),
                     ));
                 }
-                if lcp.len() >= crate::tree::KEY_NIBBLES {
+                if lcp.len() >= crate::key::KEY_NIBBLES {
                     return Err(WireError::Malformed(
                         "a Split item's lcp is a whole key".into(),
                     ));
