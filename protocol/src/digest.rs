@@ -224,6 +224,14 @@ impl Node {
 /// subtree's digest. Insertion uses it to split a full leaf; a bulk loader can use it to write
 /// a whole tree once.
 pub fn subtree_build(address: Path, keys: &[Key], put: &mut impl FnMut(Path, Node)) -> Digest {
+    debug_assert!(
+        keys.windows(2).all(|pair| pair[0] < pair[1]),
+        "a subtree's keys are sorted and distinct"
+    );
+    debug_assert!(
+        keys.iter().all(|key| address.contains(key)),
+        "a subtree's keys lie under its address"
+    );
     if keys.len() <= LEAF_EVENTS_MAX {
         let node = Node::leaf(keys);
         let digest = node.digest();
@@ -285,4 +293,69 @@ fn digest_of_sorted(keys: &[Key], depth: usize) -> Digest {
         start = end;
     }
     branch_digest(&children)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Hlc;
+
+    fn key(wall_ms: u64, id: u8) -> Key {
+        Key::new(
+            Hlc {
+                wall_ms,
+                counter: 0,
+            },
+            EventId([id; 32]),
+        )
+    }
+
+    /// Guards against a node shape the tree never writes passing the well-formedness check
+    /// that the tree asserts on every write and read, and against the tree's own nodes failing
+    /// it.
+    #[test]
+    fn node_problem_finds_every_malformed_shape() {
+        let keys: Vec<Key> = (0..40)
+            .map(|index| key(1_000 + index, index as u8))
+            .collect();
+        let mut nodes = Vec::new();
+        let root = subtree_build(Path::root(), &keys, &mut |address, node| {
+            nodes.push((address, node));
+        });
+        assert_eq!(root, digest_of(&keys));
+        for (address, node) in &nodes {
+            assert_eq!(node.problem(address), None, "{address:?} {node:?}");
+        }
+
+        let digest = Digest([0; 32]);
+        let leaf = |count| Node::Leaf { count, digest };
+        assert!(leaf(0).problem(&Path::root()).is_some());
+        assert!(leaf(LEAF_EVENTS_MAX as u8 + 1)
+            .problem(&Path::root())
+            .is_some());
+        let mut two = [None; RADIX];
+        two[0] = Some(digest);
+        two[1] = Some(digest);
+        let mut one = [None; RADIX];
+        one[0] = Some(digest);
+        let branch = |lcp: Path, count, children| Node::Branch {
+            lcp,
+            count,
+            children,
+            digest,
+        };
+        let lcp = Path::of_key(&keys[0], 4);
+        let count = LEAF_EVENTS_MAX as u64 + 1;
+        assert_eq!(branch(lcp.clone(), count, two).problem(&Path::root()), None);
+        assert!(branch(lcp.clone(), count - 1, two)
+            .problem(&Path::root())
+            .is_some());
+        assert!(branch(lcp.clone(), count, one)
+            .problem(&Path::root())
+            .is_some());
+        let elsewhere = Path::from_nibbles(vec![1]).unwrap();
+        assert!(branch(lcp, count, two).problem(&elsewhere).is_some());
+        let whole = Path::of_key(&keys[0], KEY_NIBBLES);
+        assert!(branch(whole, count, two).problem(&Path::root()).is_some());
+    }
 }

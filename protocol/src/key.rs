@@ -32,6 +32,11 @@ const _: () = assert!(KEY_NIBBLES <= u8::MAX as usize);
 // A nibble is four bits: a branch has one child per value, and its bitmap is a `u16`.
 const _: () = assert!(RADIX == 1 << 4);
 const _: () = assert!(RADIX == u16::BITS as usize);
+// The walk descends at least one tree level per round, and a group's tree has at most one
+// level per key nibble; group ranges add one level per hex digit of the group count (5 for
+// `GROUPS_PER_SESSION_MAX`). An initiator must not give up on a responder before the deepest
+// walk could end.
+const _: () = assert!(crate::limits::ROUNDS_PER_SESSION_MAX as usize > KEY_NIBBLES + 5);
 
 /// Where an event sits in its group's tree: its timestamp, then its id.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -143,6 +143,11 @@ impl<S: ReadStore + ?Sized> ReadStore for Overlay<'_, S> {
             keys.sort_unstable();
             keys.truncate(limit);
         }
+        debug_assert!(
+            keys.windows(2).all(|pair| pair[0] < pair[1]),
+            "the base and the pending keys never share a key"
+        );
+        debug_assert!(keys.len() <= limit, "at most `limit` keys");
         Ok(keys)
     }
 

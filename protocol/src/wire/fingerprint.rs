@@ -15,6 +15,9 @@ use crate::limits::GROUPS_PER_SESSION_MAX;
 /// Length of a fingerprint and of a short id, in bytes.
 pub const FINGERPRINT_BYTES: usize = 8;
 
+// A fingerprint is a prefix of a 32-byte BLAKE3 output.
+const _: () = assert!(FINGERPRINT_BYTES <= 32);
+
 const CONTEXT_FINGERPRINT: &str = "tideline 2026-11 v1 fingerprint";
 const CONTEXT_GROUPS: &str = "tideline 2026-11 v1 groups digest";
 const CONTEXT_RANGE: &str = "tideline 2026-11 v1 range digest";

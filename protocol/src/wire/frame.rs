@@ -120,6 +120,7 @@ pub fn decode_frame(bytes: &[u8]) -> Result<Frame, WireError> {
     if encode_frame(&frame) != bytes {
         return Err(WireError::Malformed("not the canonical encoding".into()));
     }
+    debug_assert_eq!(frame_len(&frame), bytes.len(), "a canonical frame's length");
     Ok(frame)
 }
 
