@@ -2,18 +2,11 @@
 //! encoding, and a receiver accepts bytes only when they are exactly that encoding of a valid
 //! event, so an id names one event and an event has one id.
 
-use serde::{Deserialize, Serialize};
-
-use super::hex::hex_id;
+use super::error::EventError;
+use super::ids::EventId;
 use super::validity::size_check;
-use super::{Event, EventError};
+use super::Event;
 use crate::limits;
-
-/// The name of an event: the BLAKE3 hash of its canonical encoding.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct EventId(pub [u8; 32]);
-
-hex_id!(EventId, 32);
 
 impl Event {
     /// The id of the event: the BLAKE3 hash of [`Event::encode`].

@@ -26,15 +26,16 @@
 //! One file per section of spec chapter 4:
 //!
 //! - `encoding`: §4.1, the [`Event`] and its [`Op`], and their encoding;
-//! - `validity`: §4.2, the rules of a valid event and the [`EventError`] naming each;
-//! - `canonical`: §4.3, [`EventId`], [`VerifiedEvent`] and canonical decoding;
+//! - `validity`: §4.2, the rules of a valid event;
+//! - `canonical`: §4.3, [`VerifiedEvent`], the event id and canonical decoding;
 //! - `timestamp`: §4.4, [`Hlc`], the hybrid logical clock;
-//! - `ids`: §4.5, [`DocId`] and [`ReplicaId`] (with `hex`, the text form of every id);
-//! - `patch`: §4.6, [`Patch`] and [`FieldPath`], and the rules of a valid patch.
+//! - `ids`: §4.5, [`DocId`] and [`ReplicaId`], with §4.3's [`EventId`], and their hex text;
+//! - `patch`: §4.6, [`Patch`] and [`FieldPath`], and the rules of a valid patch;
+//! - `error`: [`EventError`], one variant per rule of §4.2, §4.3 and §4.6.
 
 mod canonical;
 mod encoding;
-mod hex;
+mod error;
 mod ids;
 mod patch;
 #[cfg(test)]
@@ -42,10 +43,9 @@ mod test_support;
 mod timestamp;
 mod validity;
 
-pub use canonical::{EventId, VerifiedEvent};
+pub use canonical::VerifiedEvent;
 pub use encoding::{Event, Op};
-pub use hex::IdParseError;
-pub use ids::{DocId, ReplicaId};
+pub use error::EventError;
+pub use ids::{DocId, EventId, IdParseError, ReplicaId};
 pub use patch::{FieldPath, Patch};
 pub use timestamp::Hlc;
-pub use validity::EventError;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::EventError;
+use super::error::EventError;
 use crate::limits;
 use crate::value::{Value, ValueError};
 

@@ -6,7 +6,6 @@ use std::marker::PhantomData;
 
 use serde::de::{Deserialize, Deserializer, Error, SeqAccess, Visitor};
 
-use super::{Fingerprint, Item, ShortId};
 use crate::key::RADIX;
 use crate::limits::{EVENTS_PER_FRAME_MAX, ITEMS_PER_FRAME_MAX, SHORT_IDS_PER_ITEM_MAX};
 
@@ -16,17 +15,33 @@ thread_local! {
     pub(super) static LIMIT_HIT: Cell<Option<(&'static str, usize)>> = const { Cell::new(None) };
 }
 
-pub(super) fn items<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Item>, D::Error> {
+// Each function is generic over the element type, which the field it decodes fixes, so that
+// this module needs none of the types it bounds and the modules that define them can use it.
+
+/// The items of a request or response, at most [`ITEMS_PER_FRAME_MAX`].
+pub(super) fn items<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
     seq(deserializer, "items in one frame", ITEMS_PER_FRAME_MAX)
 }
 
-pub(super) fn events<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Vec<u8>>, D::Error> {
+/// The events of a request or response, at most [`EVENTS_PER_FRAME_MAX`].
+pub(super) fn events<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
     seq(deserializer, "events in one frame", EVENTS_PER_FRAME_MAX)
 }
 
-pub(super) fn short_ids<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<ShortId>, D::Error> {
+/// The short ids of an `Ids` or `Want` item, at most [`SHORT_IDS_PER_ITEM_MAX`].
+pub(super) fn short_ids<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
     seq(
         deserializer,
         "short ids in one item",
@@ -34,12 +49,17 @@ pub(super) fn short_ids<'de, D: Deserializer<'de>>(
     )
 }
 
-pub(super) fn fingerprints<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Vec<Fingerprint>, D::Error> {
+/// The fingerprints of a `Range` or `Split` item, at most one per child ([`RADIX`]).
+pub(super) fn fingerprints<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
     seq(deserializer, "fingerprints in one item", RADIX)
 }
 
+/// A sequence of at most `max` elements, refused (and the limit noted in [`LIMIT_HIT`]) as soon
+/// as its length prefix or its elements pass `max`.
 fn seq<'de, D, T>(deserializer: D, what: &'static str, max: usize) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
