@@ -3,15 +3,23 @@
 //!
 //! The modules follow the order of `spec/protocol.md`:
 //!
-//! - [`limits`]: every limit on input from outside, one constant each.
-//! - [`value`]: JSON values and their canonical encoding.
-//! - [`event`]: events, their ids, hybrid logical clock timestamps and document ids.
-//! - [`tree`]: the per-group hash tree over event keys, and inserting into it.
-//! - [`store`]: the storage trait the tree reads and writes, and an in-memory store.
-//! - [`wire`]: frames, items, fingerprints and error codes.
-//! - [`sync`]: the reconciliation walk: the initiator, and the stateless [`sync::Responder`]
-//!   every host drives.
-//! - [`merge`]: replaying a document's events into its state and its conflicts.
+//! - [`limits`]: chapter 2, every limit on input from outside, one constant each, and the
+//!   relations between them, checked at compile time.
+//! - [`value`]: chapter 3, JSON values, their one canonical encoding, and its bounded decoder.
+//! - [`event`]: chapter 4, one file per section: the encoding, validity, ids and canonical
+//!   decoding, hybrid logical clock timestamps, document and replica ids, patches.
+//! - [`key`]: §5.1, event keys, their nibbles and the paths (prefixes) of the tree.
+//! - [`digest`]: §5.2, the digest of a set of keys and the leaf or branch node that defines it.
+//! - [`store`]: the storage trait the tree and the merge read and write, an in-memory store, and
+//!   the overlay that gathers one atomic batch (no spec chapter: how the reference keeps §5.4
+//!   and §9.8).
+//! - [`tree`]: §5.3–5.4, views of a prefix and insertion, through a store; `tree::` also
+//!   re-exports [`key`] and [`digest`], so it names all of chapter 5.
+//! - [`wire`]: chapters 6, 7 and 10, fingerprints and group ranges, frames and items, errors.
+//! - [`sync`]: chapter 8, the reconciliation walk: the initiator, the frame budget, and the
+//!   stateless [`sync::Responder`] every host drives (admission, then the answer).
+//! - [`merge`]: chapter 9, one function per step: replay order, writes, conflicts, the
+//!   provisional document, heads, resolution, and the state they produce.
 //! - [`replica`]: applying events to a stored replica: tree, documents and inboxes together.
 //! - [`write`](mod@write): writing a local event: its timestamp, a new document's id and its base, from
 //!   the time and random bytes the host passes in.
@@ -19,9 +27,20 @@
 //! - [`simulation`]: the server's request handling, and a seeded simulation of a server and
 //!   many replicas over a faulty network that checks the protocol's promises.
 //! - [`conformance`]: the tests every [`store::Store`] implementation must pass.
+//!
+//! No two modules import each other. The imports form layers, each using only the ones above
+//! it:
+//!
+//! 1. data and pure functions: [`limits`], [`value`], [`event`], [`key`], [`digest`], and
+//!    [`merge`] (a function of a set of events, with no store);
+//! 2. [`store`], which names the data it keeps (nodes, keys, events, document states);
+//! 3. the logic that reads and writes through a store: [`tree`], [`replica`], and [`sync`]
+//!    with its frames from [`wire`] (which needs only the data).
 
 pub mod conformance;
+pub mod digest;
 pub mod event;
+pub mod key;
 pub mod limits;
 pub mod merge;
 pub mod replica;

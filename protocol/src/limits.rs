@@ -65,3 +65,42 @@ pub const RESPONDER_LOOKUPS_MAX: usize = 500_000;
 /// Most requests an initiator sends in one session before it gives up on a responder that
 /// never lets the walk end.
 pub const ROUNDS_PER_SESSION_MAX: u32 = 100_000;
+
+// Relations the limits must keep with each other, checked when the crate compiles, so that a
+// change to one number cannot silently break what another assumes.
+
+// A patch value at the deepest path gets `VALUE_DEPTH_MAX - path length` levels (§4.6 rule 5):
+// the subtraction must not underflow, and at least a scalar (depth 1) must still fit.
+const _: () = assert!(PATH_SEGMENTS_MAX < VALUE_DEPTH_MAX);
+
+// Keys hold `wall_ms` in 8 bytes and the spec promises their first four nibbles are zero
+// (§5.1), so a timestamp's wall clock must fit in 48 bits.
+const _: () = assert!(WALL_MS_LIMIT <= 1 << 48);
+
+// An event with a full base (32 bytes per id) must still leave room for the rest of the event.
+const _: () = assert!(BASE_LEN_MAX * 32 < EVENT_BYTES_MAX);
+
+// One event must fit in a frame with room to spare, or an event that validates could never be
+// sent; a frame's fixed fields are a few dozen bytes.
+const _: () = assert!(EVENT_BYTES_MAX < FRAME_BYTES_MAX / 2);
+
+// The budget is soft: a frame may overshoot it by one item's output, at most
+// `SHORT_IDS_PER_ITEM_MAX` wanted events of up to `EVENT_BYTES_MAX` each (§8.6). With the budget
+// capped at a quarter of the frame (as the reference caps it), that overshoot must still leave
+// the frame under `FRAME_BYTES_MAX`, with room for the items and length prefixes.
+const _: () = assert!(FRAME_BYTES_BUDGET <= FRAME_BYTES_MAX / 4);
+const _: () =
+    assert!(FRAME_BYTES_MAX / 4 + SHORT_IDS_PER_ITEM_MAX * EVENT_BYTES_MAX < FRAME_BYTES_MAX);
+
+// The responder stops streaming at `EVENTS_PER_FRAME_MAX - SHORT_IDS_PER_ITEM_MAX` events, so
+// that one more `Want` (at most `SHORT_IDS_PER_ITEM_MAX` events) never passes the limit; that
+// threshold must leave room for at least one event.
+const _: () = assert!(SHORT_IDS_PER_ITEM_MAX < EVENTS_PER_FRAME_MAX);
+
+// Items name a group by a `u32` index, and `consumed` counts items in a `u32`.
+const _: () = assert!(GROUPS_PER_SESSION_MAX <= u32::MAX as usize);
+const _: () = assert!(ITEMS_PER_FRAME_MAX <= u32::MAX as usize);
+
+// An error frame must be readable whatever its message and versions: at most five bytes per
+// version varint, and the message with its length prefix.
+const _: () = assert!(ERROR_MESSAGE_BYTES_MAX + 5 * ERROR_VERSIONS_MAX + 64 < FRAME_BYTES_MAX);

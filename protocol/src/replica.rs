@@ -5,10 +5,10 @@
 //! event that arrives late costs one document's merge, not a replay of the log. The stored
 //! document states are the replica's snapshot.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::event::{EventId, VerifiedEvent};
-use crate::merge::{materialize, DocKey};
+use crate::event::{EventError, EventId, VerifiedEvent};
+use crate::merge::{materialize, ConflictId, DocKey, DocState};
 use crate::store::{Overlay, ReadStore, Store};
 use crate::tree::insert_into;
 
@@ -25,7 +25,7 @@ pub enum ApplyError<E: std::error::Error + 'static> {
         /// The event.
         id: EventId,
         /// Why.
-        source: crate::event::EventError,
+        source: EventError,
     },
     /// The document index names an event the store does not hold.
     #[error("the document index names event {0}, which the store does not hold")]
@@ -78,26 +78,8 @@ fn remerge<S: ReadStore + ?Sized>(
     }
     let state = materialize(&events);
     let old = overlay.doc_state(&doc).map_err(ApplyError::Store)?;
-    let old_entries: BTreeSet<(String, crate::merge::ConflictId)> = old
-        .iter()
-        .flat_map(|old| &old.conflicts)
-        .flat_map(|conflict| {
-            conflict
-                .assignees
-                .iter()
-                .map(|user| (user.clone(), conflict.id))
-        })
-        .collect();
-    let new_entries: BTreeSet<(String, crate::merge::ConflictId)> = state
-        .conflicts
-        .iter()
-        .flat_map(|conflict| {
-            conflict
-                .assignees
-                .iter()
-                .map(|user| (user.clone(), conflict.id))
-        })
-        .collect();
+    let old_entries = old.as_ref().map(inbox_entries).unwrap_or_default();
+    let new_entries = inbox_entries(&state);
     for (user, id) in old_entries.difference(&new_entries) {
         overlay.inbox_remove(user.clone(), *id);
     }
@@ -108,13 +90,24 @@ fn remerge<S: ReadStore + ?Sized>(
     Ok(())
 }
 
+/// The inbox entries a document state asks for: each assignee of each open conflict.
+fn inbox_entries(state: &DocState) -> BTreeSet<(String, ConflictId)> {
+    state
+        .conflicts
+        .iter()
+        .flat_map(|conflict| {
+            conflict
+                .assignees
+                .iter()
+                .map(|user| (user.clone(), conflict.id))
+        })
+        .collect()
+}
+
 /// Merges every document of `events` from scratch, without a store: the definition
 /// [`apply`]'s incremental result must equal. Returns the states by document.
-pub fn replay(
-    events: &[VerifiedEvent],
-) -> std::collections::BTreeMap<DocKey, crate::merge::DocState> {
-    let mut by_doc: std::collections::BTreeMap<DocKey, Vec<VerifiedEvent>> =
-        std::collections::BTreeMap::new();
+pub fn replay(events: &[VerifiedEvent]) -> BTreeMap<DocKey, DocState> {
+    let mut by_doc: BTreeMap<DocKey, Vec<VerifiedEvent>> = BTreeMap::new();
     for event in events {
         by_doc
             .entry(DocKey::of(&event.event))

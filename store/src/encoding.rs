@@ -11,7 +11,7 @@
 use serde::de::DeserializeOwned;
 use tideline_protocol::event::EventId;
 use tideline_protocol::merge::{ConflictId, DocKey};
-use tideline_protocol::tree::{Key, Node, Path, KEY_BYTES, KEY_NIBBLES, LEAF_EVENTS_MAX};
+use tideline_protocol::tree::{Key, Node, Path, KEY_BYTES, KEY_NIBBLES};
 
 use crate::error::StoreError;
 
@@ -131,33 +131,12 @@ pub(crate) fn decode<T: DeserializeOwned>(
     }
 }
 
-/// What is wrong with `node` stored at `address`, if anything. Checked before every write
-/// (as an assertion) and after every read (as a corruption error). The branch digest is not
-/// recomputed here: RocksDB's block checksums catch damaged bytes, and this catches records
-/// that decode but could not have been written by the tree.
+/// What is wrong with `node` stored at `address`, if anything: [`Node::problem`], the tree's own
+/// rule. Checked before every write (as an assertion) and after every read (as a corruption
+/// error). The branch digest is not recomputed here: RocksDB's block checksums catch damaged
+/// bytes, and this catches records that decode but could not have been written by the tree.
 pub(crate) fn node_problem(address: &Path, node: &Node) -> Option<&'static str> {
-    match node {
-        Node::Leaf { count, .. } => {
-            if *count == 0 {
-                Some("a leaf with no events")
-            } else if usize::from(*count) > LEAF_EVENTS_MAX {
-                Some("a leaf with more events than a leaf holds")
-            } else {
-                None
-            }
-        }
-        Node::Branch { lcp, count, .. } => {
-            if *count <= LEAF_EVENTS_MAX as u64 {
-                Some("a branch with no more events than a leaf")
-            } else if !address.is_prefix_of(lcp) {
-                Some("a branch whose common prefix does not extend its address")
-            } else if lcp.len() >= KEY_NIBBLES {
-                Some("a branch whose common prefix is a whole key")
-            } else {
-                None
-            }
-        }
-    }
+    node.problem(address)
 }
 
 /// The key inside a `keys` entry of `group`, checking its length.
