@@ -12,18 +12,14 @@
 //! - [`sync`]: the reconciliation walk, as an initiator and a stateless responder.
 //! - [`merge`]: replaying a document's events into its state and its conflicts.
 //! - [`replica`]: applying events to a stored replica: tree, documents and inboxes together.
-//! - [`sim`]: seeded generators of events, for tests, simulations and benchmarks.
-//! - [`simulation`]: the server's request handling, and a seeded simulation of a server and
-//!   many replicas over a faulty network that checks the protocol's promises.
-//! - [`conformance`]: the tests every [`store::Store`] implementation must pass.
+//!
+//! Test support (seeded generators, the simulation, the store conformance suite) lives in the
+//! `tideline-testkit` crate, not here.
 
-pub mod conformance;
 pub mod event;
 pub mod limits;
 pub mod merge;
 pub mod replica;
-pub mod sim;
-pub mod simulation;
 pub mod store;
 pub mod sync;
 pub mod tree;

@@ -21,7 +21,6 @@ use tideline_protocol::limits::{
 };
 use tideline_protocol::merge::{ConflictId, DocKey, DocState};
 use tideline_protocol::replica::apply;
-use tideline_protocol::sim::{create_event, Rng};
 use tideline_protocol::store::{MemoryStore, ReadStore};
 use tideline_protocol::sync::{accept, respond, Config, Initiator, SyncError, WANT_SCAN_KEYS_MAX};
 use tideline_protocol::tree::{
@@ -33,6 +32,7 @@ use tideline_protocol::wire::{
     Fingerprint, Frame, Groups, Item, Request, Response, Salt, ShortId, WireError,
     PROTOCOL_VERSION,
 };
+use tideline_testkit::generate::{create_event, Rng};
 
 const START_MS: u64 = 1_790_000_000_000;
 const HOUR_MS: u64 = 3600 * 1000;

@@ -10,11 +10,11 @@ use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, RngSeed};
 use tideline_protocol::event::{DocId, Event, FieldPath, Hlc, Op, Patch, ReplicaId, VerifiedEvent};
 use tideline_protocol::merge::{materialize, resolution, ConflictKind, Decision, DocKey, DocState};
 use tideline_protocol::replica::{apply, replay};
-use tideline_protocol::sim::Rng;
 use tideline_protocol::store::{MemoryStore, ReadStore};
 use tideline_protocol::sync::{reconcile, Config};
 use tideline_protocol::value::Value;
 use tideline_protocol::wire::{Groups, Salt};
+use tideline_testkit::generate::Rng;
 
 const DOC: DocId = DocId([7; 16]);
 

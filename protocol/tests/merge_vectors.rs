@@ -24,9 +24,9 @@ use tideline_protocol::merge::{
     materialize, resolution, Conflict, ConflictKind, Decision, DocKey, DocState, Write,
 };
 use tideline_protocol::replica::{apply, replay};
-use tideline_protocol::sim::Rng;
 use tideline_protocol::store::{MemoryStore, ReadStore};
 use tideline_protocol::value::Value;
+use tideline_testkit::generate::Rng;
 
 /// Around September 2026, like the other vectors: where every timestamp here starts.
 const START_MS: u64 = 1_790_000_000_000;

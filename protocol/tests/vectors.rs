@@ -20,7 +20,6 @@ use tideline_protocol::limits::{
     BASE_LEN_MAX, EVENTS_PER_FRAME_MAX, EVENT_BYTES_MAX, FRAME_BYTES_BUDGET, FRAME_BYTES_MAX,
     ITEMS_PER_FRAME_MAX, PATH_SEGMENTS_MAX, SHORT_IDS_PER_ITEM_MAX, VALUE_DEPTH_MAX, WALL_MS_LIMIT,
 };
-use tideline_protocol::sim::{create_event, Rng};
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::sync::{reconcile, Config};
 use tideline_protocol::tree::{
@@ -33,6 +32,7 @@ use tideline_protocol::wire::{
     ErrorCode, Fingerprint, Frame, Groups, Item, Request, Response, Salt, ShortId,
     PROTOCOL_VERSION,
 };
+use tideline_testkit::generate::{create_event, Rng};
 
 /// Around September 2026: where the generated logs start.
 const START_MS: u64 = 1_790_000_000_000;

@@ -1,8 +1,11 @@
-//! Seeded generators of events and replicas, for tests, simulations, benchmarks and the
-//! vectors. Everything here is a function of its seed: the crate has no randomness of its own.
+//! Seeded generators of events, for tests, the simulation, the benchmarks and the vectors.
+//! Everything here is a function of its seed: there is no randomness but [`Rng`].
+//!
+//! (Named for what it does, `generate`, rather than `sim`, which read as short for the
+//! simulation next door.)
 
-use crate::event::{DocId, Event, Hlc, Op, ReplicaId, VerifiedEvent};
-use crate::value::Value;
+use tideline_protocol::event::{DocId, Event, Hlc, Op, ReplicaId, VerifiedEvent};
+use tideline_protocol::value::Value;
 
 /// SplitMix64: a small, fast, seedable generator. Not for secrets.
 #[derive(Clone, Debug)]
