@@ -7,7 +7,7 @@ use std::fmt;
 use tideline_protocol::event::{EventId, VerifiedEvent};
 use tideline_protocol::replica;
 use tideline_protocol::store::{MemoryStore, ReadStore};
-use tideline_protocol::tree::Tree;
+use tideline_protocol::tree::{Digest, Tree};
 
 use super::server::Token;
 use super::world::World;
@@ -122,6 +122,9 @@ impl World {
             .collect()
     }
 
+    /// The checks at the end of a run, after healing: nothing forged or acknowledged is
+    /// missing or held wrongly, the server's states are a replay, and every replica agrees with
+    /// the server on its groups.
     pub(super) fn check_final(&mut self) {
         self.check_server_holds_no_forged_event("at the end");
         let lost = self.acknowledged_missing_on_server();
@@ -131,7 +134,29 @@ impl World {
                 format!("at the end, the server lacks acknowledged event {id}"),
             );
         }
-        // The server's documents must be the merge of its events from scratch.
+        self.check_server_is_replay();
+        let tree = Tree::new(&self.server.store);
+        let server_roots: BTreeMap<&String, _> = self
+            .group_names
+            .iter()
+            .map(|name| (name, tree.root(name).expect("never fails")))
+            .collect();
+        let server_docs: BTreeMap<&String, Vec<Vec<u8>>> = self
+            .group_names
+            .iter()
+            .map(|name| (name, encoded_docs(&self.server.store, name)))
+            .collect();
+        let mut found = Vec::new();
+        for index in 0..self.replicas.len() {
+            found.extend(self.replica_findings(index, &server_roots, &server_docs));
+        }
+        for (kind, detail) in found {
+            self.violation(kind, detail);
+        }
+    }
+
+    /// The server's documents must be the merge of its events from scratch.
+    fn check_server_is_replay(&mut self) {
         let mut server_events = Vec::new();
         for name in &self.group_names {
             for key in self.server.store.group_keys(name) {
@@ -151,84 +176,108 @@ impl World {
                 "the server's document states differ from a replay of its events".to_owned(),
             );
         }
-        let tree = Tree::new(&self.server.store);
-        let server_roots: BTreeMap<&String, _> = self
-            .group_names
-            .iter()
-            .map(|name| (name, tree.root(name).expect("never fails")))
-            .collect();
-        let server_docs: BTreeMap<&String, Vec<Vec<u8>>> = self
-            .group_names
-            .iter()
-            .map(|name| (name, encoded_docs(&self.server.store, name)))
-            .collect();
+    }
+
+    /// What is wrong with replica `index` after healing, compared with the server's roots and
+    /// document states per group.
+    fn replica_findings(
+        &self,
+        index: usize,
+        server_roots: &BTreeMap<&String, Digest>,
+        server_docs: &BTreeMap<&String, Vec<Vec<u8>>>,
+    ) -> Vec<(ViolationKind, String)> {
+        let replica = &self.replicas[index];
         let mut found = Vec::new();
-        for (index, replica) in self.replicas.iter().enumerate() {
-            let user = &self.users[replica.user];
-            let store = &replica.store;
-            let mut own = 0;
-            for name in user.groups.names() {
-                let keys = store.group_keys(name);
-                own += keys.len();
-                for key in &keys {
-                    if !self.legitimate.contains(&key.id()) {
-                        found.push((
-                            ViolationKind::ForgedEventHeld,
-                            format!("replica {index} holds event {} that nobody wrote legitimately (forged: {})", key.id(), self.forged.contains(&key.id())),
-                        ));
-                    }
-                }
-                if Tree::new(store).root(name).expect("never fails") != server_roots[name] {
-                    found.push((
-                        ViolationKind::Divergence,
-                        format!("replica {index} ({}) has another root than the server for group `{name}`", user.name),
-                    ));
-                }
-                if encoded_docs(store, name) != server_docs[name] {
-                    found.push((
-                        ViolationKind::Divergence,
-                        format!("replica {index} ({}) has other document states than the server for group `{name}`", user.name),
-                    ));
-                }
-                for id in self.legitimate_by_group.get(name).into_iter().flatten() {
-                    if !store.has_event(id).expect("never fails") {
-                        found.push((
-                            ViolationKind::EventMissing,
-                            format!(
-                                "replica {index} lacks event {id} of its group `{name}` (acknowledged: {})",
-                                self.acknowledged.contains_key(id)
-                            ),
-                        ));
-                    }
-                }
-            }
-            if store.events_len() != own {
+        let user = &self.users[replica.user];
+        let store = &replica.store;
+        let mut own = 0;
+        for name in user.groups.names() {
+            own += store.group_keys(name).len();
+            found.extend(self.group_findings(index, name, server_roots, server_docs));
+        }
+        if store.events_len() != own {
+            found.push((
+                ViolationKind::ForeignEventHeld,
+                format!(
+                    "replica {index} ({}) holds {} events of groups outside its token",
+                    user.name,
+                    store.events_len() - own
+                ),
+            ));
+        }
+        let inbox = store.inbox(&user.name).expect("never fails");
+        let server_inbox = self.server.store.inbox(&user.name).expect("never fails");
+        if inbox != server_inbox {
+            found.push((
+                ViolationKind::Divergence,
+                format!(
+                    "replica {index} ({}) has {} conflicts in its inbox, the server {}",
+                    user.name,
+                    inbox.len(),
+                    server_inbox.len()
+                ),
+            ));
+        }
+        found
+    }
+
+    /// What is wrong with replica `index`'s copy of group `name` after healing: events nobody
+    /// wrote legitimately, legitimate events it lacks, and another root or other document
+    /// states than the server's.
+    fn group_findings(
+        &self,
+        index: usize,
+        name: &String,
+        server_roots: &BTreeMap<&String, Digest>,
+        server_docs: &BTreeMap<&String, Vec<Vec<u8>>>,
+    ) -> Vec<(ViolationKind, String)> {
+        let replica = &self.replicas[index];
+        let user = &self.users[replica.user];
+        let store = &replica.store;
+        let mut found = Vec::new();
+        for key in store.group_keys(name) {
+            if !self.legitimate.contains(&key.id()) {
                 found.push((
-                    ViolationKind::ForeignEventHeld,
+                    ViolationKind::ForgedEventHeld,
                     format!(
-                        "replica {index} ({}) holds {} events of groups outside its token",
-                        user.name,
-                        store.events_len() - own
-                    ),
-                ));
-            }
-            let inbox = store.inbox(&user.name).expect("never fails");
-            let server_inbox = self.server.store.inbox(&user.name).expect("never fails");
-            if inbox != server_inbox {
-                found.push((
-                    ViolationKind::Divergence,
-                    format!(
-                        "replica {index} ({}) has {} conflicts in its inbox, the server {}",
-                        user.name,
-                        inbox.len(),
-                        server_inbox.len()
+                        "replica {index} holds event {} that nobody wrote legitimately (forged: {})",
+                        key.id(),
+                        self.forged.contains(&key.id())
                     ),
                 ));
             }
         }
-        for (kind, detail) in found {
-            self.violation(kind, detail);
+        if Tree::new(store).root(name).expect("never fails") != server_roots[name] {
+            found.push((
+                ViolationKind::Divergence,
+                format!(
+                    "replica {index} ({}) has another root than the server for group `{name}`",
+                    user.name
+                ),
+            ));
         }
+        if encoded_docs(store, name) != server_docs[name] {
+            found.push((
+                ViolationKind::Divergence,
+                format!(
+                    "replica {index} ({}) has other document states than the server for group \
+                     `{name}`",
+                    user.name
+                ),
+            ));
+        }
+        for id in self.legitimate_by_group.get(name).into_iter().flatten() {
+            if !store.has_event(id).expect("never fails") {
+                found.push((
+                    ViolationKind::EventMissing,
+                    format!(
+                        "replica {index} lacks event {id} of its group `{name}` (acknowledged: {})",
+                        self.acknowledged.contains_key(id)
+                    ),
+                ));
+            }
+        }
+        found
     }
 }
 

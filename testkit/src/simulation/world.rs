@@ -123,36 +123,7 @@ impl World {
             replicas: params.replicas as u64,
             ..Stats::default()
         };
-        let replicas: Vec<Replica> = (0..params.replicas)
-            .map(|index| {
-                let skew_ms = match rng.below(10) {
-                    0..=5 => rng.below(2_000) as i64 - 1_000,
-                    6 | 7 => rng.below(20 * 60 * 1000) as i64 - 10 * 60 * 1000,
-                    _ => rng.below(2 * DAY_MS as u64) as i64 - DAY_MS,
-                };
-                if skew_ms > MAX_SKEW_MS as i64 {
-                    stats.clocks_fast += 1;
-                }
-                Replica {
-                    // The first replicas cover every user; the rest are spread at random.
-                    user: if index < params.users {
-                        index
-                    } else {
-                        rng.below(params.users as u64) as usize
-                    },
-                    store: MemoryStore::new(),
-                    origin: ReplicaId(rng.bytes()),
-                    skew_ms,
-                    hlc: Hlc::default(),
-                    online: true,
-                    partitioned: false,
-                    misbehaving: index + 1 == params.replicas,
-                    session: None,
-                    sync_after_ms: 0,
-                    failures_in_row: 0,
-                }
-            })
-            .collect();
+        let replicas = replicas_new(&params, &mut rng, &mut stats);
         let config = Config {
             frame_bytes_budget: params.frame_bytes_budget,
         };
@@ -380,4 +351,40 @@ impl World {
         hasher.update(format!("{:?}", self.stats).as_bytes());
         *hasher.finalize().as_bytes()
     }
+}
+
+/// The replicas of a run: each one's user, clock skew (most within a second, some minutes off,
+/// some up to a day) and origin, from `rng`. The last one misbehaves. Counts the fast clocks
+/// in `stats`.
+fn replicas_new(params: &Params, rng: &mut Rng, stats: &mut Stats) -> Vec<Replica> {
+    (0..params.replicas)
+        .map(|index| {
+            let skew_ms = match rng.below(10) {
+                0..=5 => rng.below(2_000) as i64 - 1_000,
+                6 | 7 => rng.below(20 * 60 * 1000) as i64 - 10 * 60 * 1000,
+                _ => rng.below(2 * DAY_MS as u64) as i64 - DAY_MS,
+            };
+            if skew_ms > MAX_SKEW_MS as i64 {
+                stats.clocks_fast += 1;
+            }
+            Replica {
+                // The first replicas cover every user; the rest are spread at random.
+                user: if index < params.users {
+                    index
+                } else {
+                    rng.below(params.users as u64) as usize
+                },
+                store: MemoryStore::new(),
+                origin: ReplicaId(rng.bytes()),
+                skew_ms,
+                hlc: Hlc::default(),
+                online: true,
+                partitioned: false,
+                misbehaving: index + 1 == params.replicas,
+                session: None,
+                sync_after_ms: 0,
+                failures_in_row: 0,
+            }
+        })
+        .collect()
 }
