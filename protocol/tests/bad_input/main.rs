@@ -12,9 +12,7 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, RngSeed};
-use tideline_protocol::event::{
-    DocId, Event, EventError, EventId, FieldPath, Hlc, Op, Patch, ReplicaId, VerifiedEvent,
-};
+use tideline_protocol::event::{DocId, Event, EventError, EventId, Op, ReplicaId, VerifiedEvent};
 use tideline_protocol::limits::{
     ERROR_MESSAGE_BYTES_MAX, ERROR_VERSIONS_MAX, EVENTS_PER_FRAME_MAX, EVENT_BYTES_MAX,
     FRAME_BYTES_BUDGET, FRAME_BYTES_MAX, ITEMS_PER_FRAME_MAX, SHORT_IDS_PER_ITEM_MAX,
@@ -32,6 +30,7 @@ use tideline_protocol::wire::{
     Fingerprint, Frame, Groups, Item, Request, Response, Salt, ShortId, WireError,
     PROTOCOL_VERSION,
 };
+use tideline_testkit::events::{object, patch, EventBuilder};
 use tideline_testkit::generate::{create_event, Rng};
 
 const START_MS: u64 = 1_790_000_000_000;
@@ -175,28 +174,24 @@ pub(crate) fn short_ids(count: usize) -> Vec<ShortId> {
 /// An update with a base and a patch that both sets and removes, and a remove: the event
 /// kinds `create_event` does not make.
 pub(crate) fn update_and_remove() -> [VerifiedEvent; 2] {
-    let update = Event {
-        group: "alpha".to_owned(),
-        collection: "notes".to_owned(),
-        target: DocId([7; 16]),
-        timestamp: Hlc {
-            wall_ms: START_MS + 11,
-            counter: 3,
-        },
-        creator: "user-42".to_owned(),
-        origin: ReplicaId([9; 16]),
-        base: vec![EventId([1; 32]), EventId([2; 32])],
-        op: Op::Update(Patch(vec![
-            (
-                FieldPath(vec!["title".to_owned()]),
-                Some(Value::Array(vec![
-                    Value::Float(-0.5),
-                    Value::Object(vec![("k".to_owned(), Value::Bool(true))]),
-                ])),
-            ),
-            (FieldPath(vec!["x".to_owned(), "y".to_owned()]), None),
-        ])),
-    };
+    let update = EventBuilder::update(patch([
+        (
+            "title",
+            Some(Value::Array(vec![
+                Value::Float(-0.5),
+                object([("k", Value::Bool(true))]),
+            ])),
+        ),
+        ("x.y", None),
+    ]))
+    .group("alpha")
+    .target(DocId([7; 16]))
+    .at(START_MS + 11)
+    .counter(3)
+    .creator("user-42")
+    .origin(ReplicaId([9; 16]))
+    .base([EventId([1; 32]), EventId([2; 32])])
+    .build();
     let remove = Event {
         op: Op::Remove,
         base: vec![update.id()],

@@ -92,21 +92,16 @@ pub(crate) fn event_in(
     base: &[EventId],
     op: Op,
 ) -> VerifiedEvent {
-    let mut base = base.to_vec();
-    base.sort();
-    base.dedup();
-    Event {
-        group: group.to_owned(),
-        collection: collection.to_owned(),
-        target,
-        timestamp,
-        creator: writer.creator.to_owned(),
-        origin: ReplicaId([writer.device; 16]),
-        base,
-        op,
-    }
-    .seal()
-    .expect("vector events are valid")
+    EventBuilder::new(op)
+        .group(group)
+        .collection(collection)
+        .target(target)
+        .at(timestamp.wall_ms)
+        .counter(timestamp.counter)
+        .creator(writer.creator)
+        .origin(ReplicaId([writer.device; 16]))
+        .base(base.iter().copied())
+        .seal()
 }
 
 /// One vector under construction: labelled events and any arrival orders beyond the defaults.

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value as Json};
 use tideline_protocol::event::{
-    DocId, Event, EventId, FieldPath, Hlc, Op, Patch, ReplicaId, VerifiedEvent,
+    DocId, EventId, FieldPath, Hlc, Op, Patch, ReplicaId, VerifiedEvent,
 };
 use tideline_protocol::merge::{
     materialize, resolution, Conflict, ConflictKind, Decision, DocKey, DocState, Write,
@@ -25,6 +25,7 @@ use tideline_protocol::merge::{
 use tideline_protocol::replica::{apply, replay};
 use tideline_protocol::store::{MemoryStore, ReadStore};
 use tideline_protocol::value::Value;
+use tideline_testkit::events::EventBuilder;
 use tideline_testkit::generate::Rng;
 use tideline_testkit::vectors::{
     assert_same_json, bless_or_check, blessing, bytes_of, field, list, render, text, vectors_dir,

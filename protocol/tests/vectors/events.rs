@@ -131,20 +131,20 @@ pub(crate) fn base_ids(label: &str, count: usize) -> Vec<EventId> {
 
 /// A valid event in a realistic shape, to vary one field or the op of.
 pub(crate) fn sample_event(rng: &mut Rng, op: Op) -> Event {
+    // The generator's draws keep their order: wall clock, target, counter, then origin.
     let wall_ms = START_MS + rng.below(DAY_MS);
-    Event {
-        group: "team:acme".to_owned(),
-        collection: "notes".to_owned(),
-        target: DocId::new(wall_ms - rng.below(DAY_MS), rng.bytes()),
-        timestamp: Hlc {
-            wall_ms,
-            counter: rng.below(3) as u32,
-        },
-        creator: "user-42".to_owned(),
-        origin: ReplicaId(rng.bytes()),
-        base: Vec::new(),
-        op,
-    }
+    let target = DocId::new(wall_ms - rng.below(DAY_MS), rng.bytes());
+    let counter = rng.below(3) as u32;
+    let origin = ReplicaId(rng.bytes());
+    EventBuilder::new(op)
+        .group("team:acme")
+        .collection("notes")
+        .target(target)
+        .at(wall_ms)
+        .counter(counter)
+        .creator("user-42")
+        .origin(origin)
+        .build()
 }
 
 pub(crate) fn valid_event_vector(name: &str, event: Event) -> Json {

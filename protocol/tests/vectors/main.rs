@@ -31,6 +31,7 @@ use tideline_protocol::wire::{
     ErrorCode, Fingerprint, Frame, Groups, Item, Request, Response, Salt, ShortId,
     PROTOCOL_VERSION,
 };
+use tideline_testkit::events::EventBuilder;
 use tideline_testkit::generate::{create_event, Rng};
 use tideline_testkit::vectors::{
     assert_same_json, bless_or_check, bytes, bytes_of, debug_names_variant, decode_events, field,

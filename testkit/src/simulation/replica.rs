@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use tideline_protocol::event::{
-    DocId, Event, EventId, FieldPath, Hlc, Op, Patch, ReplicaId, VerifiedEvent,
+    DocId, EventId, FieldPath, Hlc, Op, Patch, ReplicaId, VerifiedEvent,
 };
 use tideline_protocol::merge::{resolution, ConflictKind, Decision};
 use tideline_protocol::replica;
@@ -14,6 +14,8 @@ use tideline_protocol::value::Value;
 use tideline_protocol::wire::{
     decode_frame, encode_frame, fingerprint, Frame, Groups, Request, Salt,
 };
+
+use crate::events::{object, EventBuilder};
 
 use super::mutations::{last_arrival_wins, Mutation};
 use super::network::Message;
@@ -141,16 +143,16 @@ impl World {
             };
             (key.target, state.heads.clone(), op)
         };
-        let event = Event {
-            group,
-            collection: COLLECTION.to_owned(),
-            target,
-            timestamp,
-            creator: self.users[self.replicas[replica].user].name.clone(),
-            origin: self.replicas[replica].origin,
-            base,
-            op,
-        };
+        let event = EventBuilder::new(op)
+            .group(&group)
+            .collection(COLLECTION)
+            .target(target)
+            .at(timestamp.wall_ms)
+            .counter(timestamp.counter)
+            .creator(&self.users[self.replicas[replica].user].name)
+            .origin(self.replicas[replica].origin)
+            .base(base)
+            .build();
         // A document with more heads than an event's base may name cannot take a plain edit
         // from here; the writer would resolve first. Skip it.
         if let Ok(event) = event.seal() {
@@ -248,21 +250,15 @@ impl World {
             (group, self.users[user].name.clone())
         };
         let timestamp = self.next_timestamp(replica);
-        let event = Event {
-            group,
-            collection: COLLECTION.to_owned(),
-            target: DocId::new(timestamp.wall_ms, self.rng.bytes()),
-            timestamp,
-            creator,
-            origin: self.replicas[replica].origin,
-            base: Vec::new(),
-            op: Op::Create(Value::Object(vec![(
-                "title".to_owned(),
-                Value::String("forged".to_owned()),
-            )])),
-        }
-        .seal()
-        .expect("the forged event is well formed");
+        let event = EventBuilder::create(object([("title", Value::String("forged".to_owned()))]))
+            .group(&group)
+            .collection(COLLECTION)
+            .target(DocId::new(timestamp.wall_ms, self.rng.bytes()))
+            .at(timestamp.wall_ms)
+            .counter(timestamp.counter)
+            .creator(&creator)
+            .origin(self.replicas[replica].origin)
+            .seal();
         if forge_creator {
             self.stats.attacks_creator += 1;
         } else {
