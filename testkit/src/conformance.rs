@@ -85,7 +85,7 @@ macro_rules! store_conformance {
 /// The event sets [`tree_matches_definition`] and [`order_and_batching_do_not_matter`] run
 /// on: `(seed, events, spread_ms)`, from one event to a few thousand, and from events a day
 /// apart to hundreds in one millisecond (which share long key prefixes).
-const TREE_CASES: [(u64, usize, u64); 6] = [
+pub const TREE_CASES: [(u64, usize, u64); 6] = [
     (1, 1, 1000),
     (2, 16, 1000),
     (3, 17, 1000),

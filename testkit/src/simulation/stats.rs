@@ -45,7 +45,7 @@ pub struct Stats {
     /// Written events a restart lost before they were synced (and so before any response
     /// acknowledged them).
     pub writes_lost_to_restart: u64,
-    /// Replicas with a clock more than [`MAX_SKEW_MS`] ahead.
+    /// Replicas with a clock more than [`MAX_SKEW_MS`](tideline_protocol::sync::MAX_SKEW_MS) ahead.
     pub clocks_fast: u64,
     /// Requests the server refused with `timestamp_in_future`.
     pub refused_timestamp: u64,
