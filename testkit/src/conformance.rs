@@ -12,9 +12,6 @@
 //!
 //! The in-memory store runs it in `protocol/tests/conformance.rs`, the RocksDB store in
 //! `store/tests/conformance.rs`, and the benchmark's compact store in its own tests.
-//!
-//! Each check is a test's body, read top to bottom, so two of them run a little past the
-//! 70 lines a function otherwise keeps to.
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
@@ -368,35 +365,10 @@ where
     F: FnMut() -> S,
 {
     let store = &mut new_store();
-    let make = |creator: &str, target: u8, wall_ms: u64, base: Vec<EventId>, op: Op| {
-        EventBuilder::new(op)
-            .group("g")
-            .collection(if target % 2 == 0 { "even" } else { "odd" })
-            .target(DocId([target; 16]))
-            .at(wall_ms)
-            .creator(creator)
-            .origin(ReplicaId([1; 16]))
-            .base(base)
-            .seal()
-    };
     let mut events = Vec::new();
     for target in 0..6u8 {
-        let created = make(
-            "alice",
-            target,
-            1,
-            Vec::new(),
-            Op::Create(Value::Object(Vec::new())),
-        );
-        let set = |value: i64| {
-            Op::Update(Patch(vec![(
-                FieldPath(vec!["f".into()]),
-                Some(Value::Int(value)),
-            )]))
-        };
-        let left = make("alice", target, 2, vec![created.id], set(1));
-        let right = make("bob", target, 3, vec![created.id], set(2));
-        events.extend([created, left, right]);
+        let collection = if target % 2 == 0 { "even" } else { "odd" };
+        events.extend(conflicting_edits(collection, target, 1));
     }
     apply(store, &events[..7]).unwrap();
     apply(store, &events[7..]).unwrap();
@@ -449,31 +421,7 @@ where
     F: FnMut() -> S,
 {
     let store = &mut new_store();
-    let make = |creator: &str, wall_ms: u64, base: Vec<EventId>, op: Op| {
-        EventBuilder::new(op)
-            .group("g")
-            .collection("c")
-            .target(DocId([9; 16]))
-            .at(wall_ms)
-            .creator(creator)
-            .origin(ReplicaId([2; 16]))
-            .base(base)
-            .seal()
-    };
-    let set = |value: i64| {
-        Op::Update(Patch(vec![(
-            FieldPath(vec!["f".into()]),
-            Some(Value::Int(value)),
-        )]))
-    };
-    let created = make(
-        "alice",
-        1,
-        Vec::new(),
-        Op::Create(Value::Object(Vec::new())),
-    );
-    let left = make("alice", 2, vec![created.id], set(1));
-    let right = make("bob", 3, vec![created.id], set(2));
+    let [created, left, right] = conflicting_edits("c", 9, 2);
     apply(store, &[created.clone(), left, right]).unwrap();
     let key = DocKey::of(&created.event);
     let state = store.doc_state(&key).unwrap().unwrap();
@@ -493,15 +441,7 @@ where
     )
     .seal()
     .unwrap();
-    let other = make(
-        "carol",
-        5,
-        state.heads.clone(),
-        Op::Update(Patch(vec![(
-            FieldPath(vec!["f".into()]),
-            Some(Value::Int(4)),
-        )])),
-    );
+    let other = doc_event("c", 9, 2, "carol", 5, state.heads.clone(), set_f(4));
     apply(store, &[decided, other]).unwrap();
     let after = store.doc_state(&key).unwrap().unwrap();
     assert_eq!(
@@ -521,4 +461,60 @@ where
             vec![(after.conflicts[0].id, key.clone())]
         );
     }
+}
+
+/// An event of group `g` on document `[target; 16]` of `collection`, from replica
+/// `[origin; 16]`.
+fn doc_event(
+    collection: &str,
+    target: u8,
+    origin: u8,
+    creator: &str,
+    wall_ms: u64,
+    base: Vec<EventId>,
+    op: Op,
+) -> VerifiedEvent {
+    EventBuilder::new(op)
+        .group("g")
+        .collection(collection)
+        .target(DocId([target; 16]))
+        .at(wall_ms)
+        .creator(creator)
+        .origin(ReplicaId([origin; 16]))
+        .base(base)
+        .seal()
+}
+
+/// Sets field `f` to `value`.
+fn set_f(value: i64) -> Op {
+    Op::Update(Patch(vec![(
+        FieldPath(vec!["f".into()]),
+        Some(Value::Int(value)),
+    )]))
+}
+
+/// A create by alice, then alice and bob setting field `f` without seeing each other: one
+/// conflict, which bob's later edit wins provisionally.
+fn conflicting_edits(collection: &str, target: u8, origin: u8) -> [VerifiedEvent; 3] {
+    let empty = Op::Create(Value::Object(Vec::new()));
+    let created = doc_event(collection, target, origin, "alice", 1, Vec::new(), empty);
+    let left = doc_event(
+        collection,
+        target,
+        origin,
+        "alice",
+        2,
+        vec![created.id],
+        set_f(1),
+    );
+    let right = doc_event(
+        collection,
+        target,
+        origin,
+        "bob",
+        3,
+        vec![created.id],
+        set_f(2),
+    );
+    [created, left, right]
 }
