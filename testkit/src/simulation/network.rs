@@ -5,6 +5,7 @@
 
 use super::world::{Action, World};
 
+/// A frame on its way between a replica and the server, with what it answers or asks.
 #[derive(Clone)]
 pub(super) struct Message {
     pub(super) replica: usize,

@@ -22,11 +22,13 @@ use super::network::Message;
 use super::world::{Action, World};
 use super::{COLLECTION, REQUEST_ATTEMPTS_MAX, REQUEST_TIMEOUT_MS};
 
+/// A user: a name and the groups their token grants; replicas of one user share it.
 pub(super) struct User {
     pub(super) name: String,
     pub(super) groups: Groups,
 }
 
+/// A replica's sync session in progress: the real initiator and the request in flight.
 pub(super) struct Session {
     pub(super) id: u64,
     pub(super) initiator: Initiator,
@@ -37,6 +39,7 @@ pub(super) struct Session {
     pub(super) attempt: u32,
 }
 
+/// One replica: its store, its clock, its connectivity and its session.
 pub(super) struct Replica {
     pub(super) user: usize,
     pub(super) store: MemoryStore,

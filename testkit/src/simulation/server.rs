@@ -91,6 +91,7 @@ pub fn handle_request<S: Store + ?Sized>(
     }
 }
 
+/// The server: its store, what is durable, what is not yet synced, and whether it is up.
 pub(super) struct Server {
     /// What the server reads and writes: durable writes and writes not yet synced.
     pub(super) store: MemoryStore,

@@ -16,6 +16,7 @@ use super::replica::{Replica, User};
 use super::server::{Reply, Server};
 use super::{Params, Rng, Stats, DAY_MS, START_MS};
 
+/// Something scheduled to happen at a simulated time.
 pub(super) enum Action {
     ReplicaTick(usize),
     Deliver(Message),
@@ -46,6 +47,7 @@ pub(super) enum Action {
     },
 }
 
+/// An action in the queue, ordered by time and then by when it was scheduled.
 pub(super) struct Scheduled {
     pub(super) at_ms: u64,
     pub(super) sequence: u64,
@@ -74,6 +76,7 @@ impl Ord for Scheduled {
     }
 }
 
+/// Everything one run simulates and checks.
 pub(super) struct World {
     pub(super) params: Params,
     pub(super) config: Config,
