@@ -432,7 +432,7 @@ mod tests {
     fn stand_in_server(groups: Groups) -> std::net::SocketAddr {
         use std::sync::Mutex;
         use tideline_protocol::store::MemoryStore;
-        use tideline_protocol::sync::{accept, respond};
+        use tideline_protocol::sync::{Policy, Responder};
 
         let (sender, receiver) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -459,14 +459,12 @@ mod tests {
                                     .unwrap()
                                     .starts_with("Bearer "));
                                 let body = request.into_body().collect().await.unwrap().to_bytes();
-                                let Frame::Request(request) = decode_frame(&body).unwrap() else {
-                                    panic!("not a request");
-                                };
-                                let events = accept(&groups, &request).unwrap();
+                                let responder =
+                                    Responder::new(Config::default(), Policy::default());
+                                let admitted = responder.admit_trusted(&body, &groups).unwrap();
                                 let mut store = store.lock().unwrap();
-                                apply(&mut *store, &events).unwrap();
-                                let response =
-                                    respond(&*store, &groups, &request, Config::default()).unwrap();
+                                apply(&mut *store, admitted.events()).unwrap();
+                                let response = responder.respond(&*store, &admitted).unwrap();
                                 let body = encode_frame(&Frame::Response(response));
                                 Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
                                     Bytes::from(body),

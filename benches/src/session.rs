@@ -7,7 +7,7 @@
 use anyhow::{bail, Context};
 use tideline_protocol::replica::apply;
 use tideline_protocol::store::{ReadStore, Store};
-use tideline_protocol::sync::{accept, respond, Config, Initiator};
+use tideline_protocol::sync::{Config, Initiator, Policy, Responder};
 use tideline_protocol::tree::Tree;
 use tideline_protocol::wire::{decode_frame, encode_frame, Frame, Groups, Salt};
 
@@ -16,8 +16,9 @@ use crate::measure::{HeapMeter, Measure, Protocol, Side, StepMeter};
 /// Reconciles two stores in process and measures it. Both stores hold the union afterwards.
 ///
 /// The initiator's steps are `poll_request` and the encoding of its request, then the decoding
-/// of the response and `handle_response`; the responder's are the decoding of the request and
-/// `accept`, then `respond` and the encoding of the response. Each side's apply is a step of
+/// of the response and `handle_response`; the responder's are `Responder::admit_trusted` (the
+/// decoding of the request and the check of its events), then `Responder::respond` and the
+/// encoding of the response. Each side's apply is a step of
 /// its own. The steps follow one another with nothing in between, so every allocation of the
 /// session falls in one side's step.
 pub fn tideline_run<A: Store, B: Store>(
@@ -33,6 +34,9 @@ pub fn tideline_run<A: Store, B: Store>(
     let mut measure = Measure::new(Protocol::Tideline);
     let mut meter = StepMeter::new(heap);
     let mut initiator = Initiator::new(groups.clone(), salt, config);
+    // Both stores are this process's own: the responder trusts its peer to relay any user's
+    // events, as `sync::reconcile` does.
+    let responder = Responder::new(config, Policy::default());
     loop {
         let request = meter.work(I, || -> anyhow::Result<Option<Vec<u8>>> {
             let request = initiator.poll_request(&*initiator_store)?;
@@ -43,22 +47,18 @@ pub fn tideline_run<A: Store, B: Store>(
         };
         measure.bytes_to_responder += bytes.len() as u64;
 
-        let (request, events) = meter.work(R, || -> anyhow::Result<_> {
-            let Frame::Request(request) = decode_frame(&bytes)? else {
-                bail!("the initiator sent a frame that is not a request");
-            };
+        let admitted = meter.work(R, || -> anyhow::Result<_> {
+            let admitted = responder.admit_trusted(&bytes, groups)?;
             drop(bytes);
-            let events = accept(groups, &request)?;
-            Ok((request, events))
+            Ok(admitted)
         })?;
-        measure.events_moved += events.len() as u64;
+        measure.events_moved += admitted.events().len() as u64;
         meter
-            .apply(R, || apply(responder_store, &events))
+            .apply(R, || apply(responder_store, admitted.events()))
             .context("applying at the responder")?;
         let bytes = meter.work(R, || -> anyhow::Result<Vec<u8>> {
-            drop(events);
-            let response = respond(&*responder_store, groups, &request, config)?;
-            drop(request);
+            let response = responder.respond(&*responder_store, &admitted)?;
+            drop(admitted);
             Ok(encode_frame(&Frame::Response(response)))
         })?;
         measure.bytes_to_initiator += bytes.len() as u64;

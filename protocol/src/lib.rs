@@ -9,7 +9,8 @@
 //! - [`tree`]: the per-group hash tree over event keys, and inserting into it.
 //! - [`store`]: the storage trait the tree reads and writes, and an in-memory store.
 //! - [`wire`]: frames, items, fingerprints and error codes.
-//! - [`sync`]: the reconciliation walk, as an initiator and a stateless responder.
+//! - [`sync`]: the reconciliation walk: the initiator, and the stateless [`sync::Responder`]
+//!   every host drives.
 //! - [`merge`]: replaying a document's events into its state and its conflicts.
 //! - [`replica`]: applying events to a stored replica: tree, documents and inboxes together.
 //!

@@ -283,7 +283,8 @@ fn rounds_grow_with_depth_not_with_differences() {
 #[test]
 fn interrupted_session_resumes_without_resending() {
     use tideline_protocol::replica::apply;
-    use tideline_protocol::sync::{accept, respond, Initiator};
+    use tideline_protocol::sync::{Initiator, Policy, Responder};
+    use tideline_protocol::wire::{encode_frame, Frame};
 
     for cut_after_rounds in 1..6 {
         let case = Case {
@@ -313,15 +314,17 @@ fn interrupted_session_resumes_without_resending() {
         // First session: the connection drops after `cut_after_rounds` requests; the last
         // response never arrives.
         let mut session = Initiator::new(groups.clone(), Salt([1; 16]), config);
+        let host = Responder::new(config, Policy::default());
         let mut sent_first = 0;
         let mut received_first = 0;
         for round in 1..=cut_after_rounds {
             let Some(request) = session.poll_request(&initiator).unwrap() else {
                 break;
             };
-            let events = accept(&groups, &request).unwrap();
-            sent_first += apply(&mut responder, &events).unwrap().len();
-            let response = respond(&responder, &groups, &request, config).unwrap();
+            let frame = encode_frame(&Frame::Request(request));
+            let admitted = host.admit_trusted(&frame, &groups).unwrap();
+            sent_first += apply(&mut responder, admitted.events()).unwrap().len();
+            let response = host.respond(&responder, &admitted).unwrap();
             if round == cut_after_rounds {
                 break;
             }

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
-use tideline_protocol::sync::SyncError;
+use tideline_protocol::sync::{AdmitError, SyncError};
 use tideline_protocol::wire::{encode_frame, ErrorBody, ErrorCode, Frame, WireError};
 
 use crate::auth::AuthError;
@@ -50,12 +50,12 @@ pub(crate) enum ApiError {
     /// The walk or the events break a rule of the session.
     #[error(transparent)]
     Sync(SyncError),
-    /// The request was refused before anything was stored (`sync::request_admit`: a frame
+    /// The request was refused before anything was stored (`sync::Responder::admit`: a frame
     /// that does not decode or is not a request, an event of another group, a forged creator,
-    /// a timestamp too far ahead, an item naming a group outside the session); the body says
-    /// which rule and why.
-    #[error("{}", .0.message)]
-    Refused(ErrorBody),
+    /// a timestamp too far ahead, an item naming a group outside the session); the message
+    /// says which rule and why.
+    #[error(transparent)]
+    Refused(AdmitError),
     /// No endpoint at this path.
     #[error("there is no endpoint at this path; see the server's documentation for the endpoints")]
     NotFound,
@@ -76,7 +76,7 @@ impl ApiError {
             ApiError::BodyIncomplete => ErrorCode::MalformedFrame,
             ApiError::Wire(error) => error.code(),
             ApiError::Sync(error) => error.code(),
-            ApiError::Refused(body) => body.code,
+            ApiError::Refused(error) => error.code(),
             ApiError::Internal(_) => ErrorCode::Internal,
             ApiError::NotFound | ApiError::MethodNotAllowed(..) | ApiError::BodyTimeout(_) => {
                 return None

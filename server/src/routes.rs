@@ -185,18 +185,19 @@ async fn sync_post(
     state.metrics.bytes_received(body.len());
 
     let now_ms = now_ms();
-    let groups = identity.groups.clone();
-    let policy = sync::Policy {
-        max_skew_ms: state.max_skew_ms,
-        creator_check: true,
-    };
+    let responder = sync::Responder::new(
+        sync::Config::default(),
+        sync::Policy {
+            max_skew_ms: state.max_skew_ms,
+        },
+    );
     // Decoding and hashing up to FRAME_BYTES_MAX of events is CPU work: off the async workers.
-    let (request, events) = blocking(move || {
-        sync::request_admit(&body, &identity.groups, &identity.user, now_ms, policy)
-    })
-    .await?
-    .map_err(ApiError::Refused)?;
+    let mut admitted =
+        blocking(move || responder.admit(&body, &identity.groups, &identity.user, now_ms))
+            .await?
+            .map_err(ApiError::Refused)?;
 
+    let events = admitted.take_events();
     if !events.is_empty() {
         state
             .writer
@@ -208,7 +209,7 @@ async fn sync_post(
     let store = Arc::clone(&state.store);
     let response = blocking(move || {
         let store = store.read().unwrap_or_else(PoisonError::into_inner);
-        sync::respond(&*store, &groups, &request, sync::Config::default())
+        responder.respond(&*store, &admitted)
     })
     .await?
     .map_err(|error| match error {

@@ -23,10 +23,10 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tideline_client::token::Claims;
 use tideline_protocol::store::MemoryStore;
-use tideline_protocol::sync::{accept, respond, Config};
+use tideline_protocol::sync::{Config, Policy, Responder};
 use tideline_protocol::tree::{Digest, Tree};
 use tideline_protocol::wire::{
-    decode_frame, encode_frame, ErrorBody, ErrorCode, Frame, Groups, Response as FrameResponse,
+    encode_frame, ErrorBody, ErrorCode, Frame, Groups, Response as FrameResponse,
 };
 use tokio::net::TcpListener;
 use tokio::sync::broadcast;
@@ -189,41 +189,22 @@ async fn sync(
 ) -> Result<Response<Body>, Dropped> {
     let number = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let body = request.into_body().collect().await.map_err(|_| Dropped)?;
-    let request = match decode_frame(&body.to_bytes()) {
-        Ok(Frame::Request(request)) => request,
-        Ok(_) => {
-            return Ok(error_response(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::UnexpectedFrame,
-                "a request frame was expected",
-            ))
-        }
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let responder = Responder::new(Config::default(), Policy::default());
+    let mut admitted = match responder.admit(&body.to_bytes(), groups, &claims.sub, now_ms) {
+        Ok(admitted) => admitted,
         Err(error) => {
-            return Ok(error_response(
-                StatusCode::BAD_REQUEST,
-                error.code(),
-                &error.to_string(),
-            ))
-        }
-    };
-    let events = match accept(groups, &request) {
-        Ok(events) => events,
-        Err(error) => {
-            let status = if error.code() == ErrorCode::GroupForbidden {
-                StatusCode::FORBIDDEN
-            } else {
-                StatusCode::BAD_REQUEST
+            let status = match error.code() {
+                ErrorCode::GroupForbidden | ErrorCode::ForgedCreator => StatusCode::FORBIDDEN,
+                _ => StatusCode::BAD_REQUEST,
             };
             return Ok(error_response(status, error.code(), &error.to_string()));
         }
     };
-    if events.iter().any(|event| event.event.creator != claims.sub) {
-        return Ok(error_response(
-            StatusCode::FORBIDDEN,
-            ErrorCode::ForgedCreator,
-            "an event's creator is not the token's user",
-        ));
-    }
+    let events = admitted.take_events();
     let response = {
         let mut store = state.store.lock().unwrap();
         let inserted = tideline_protocol::replica::apply(&mut *store, &events).unwrap();
@@ -236,7 +217,7 @@ async fn sync(
             // Nobody listening is fine.
             let _ = state.live.send(bytes);
         }
-        respond(&*store, groups, &request, Config::default())
+        responder.respond(&*store, &admitted)
     };
     let mut drop_at = state.drop_at_request.lock().unwrap();
     if *drop_at == Some(number) {

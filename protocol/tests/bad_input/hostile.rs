@@ -221,7 +221,10 @@ proptest! {
             prop_assert_eq!(snapshot(&store), before);
         }
         let config = Config { frame_bytes_budget: budget };
-        match respond(&store, &fixture.groups, &request, config) {
+        // The walk reads only the items: the events, checked above, are left out, so that an
+        // invalid one does not stop the request before the walk.
+        let items_only = Request { events: Vec::new(), ..request.clone() };
+        match respond(&store, &fixture.groups, &items_only, config) {
             Ok(response) => {
                 let bytes = encode_frame(&Frame::Response(response.clone()));
                 prop_assert_eq!(decode_frame(&bytes), Ok(Frame::Response(response.clone())));

@@ -20,7 +20,9 @@ use tideline_protocol::limits::{
 use tideline_protocol::merge::{ConflictId, DocKey, DocState};
 use tideline_protocol::replica::apply;
 use tideline_protocol::store::{MemoryStore, ReadStore};
-use tideline_protocol::sync::{accept, respond, Config, Initiator, SyncError, WANT_SCAN_KEYS_MAX};
+use tideline_protocol::sync::{
+    Admitted, Config, Initiator, Policy, Responder, SyncError, WANT_SCAN_KEYS_MAX,
+};
 use tideline_protocol::tree::{
     children_bitmap, insert, Digest, Key, Node, Path, Tree, View, KEY_NIBBLES,
 };
@@ -296,6 +298,28 @@ pub(crate) fn is_canonical(frame: &Frame, bytes: &[u8]) -> bool {
         return false;
     };
     matches!(frame, Frame::Error(_)) && encoded[1..] == bytes[version_len + 1..]
+}
+
+/// The events of `request`, checked as a responder checks them (spec §8.3 steps 1 to 3).
+pub(crate) fn accept(groups: &Groups, request: &Request) -> Result<Vec<VerifiedEvent>, SyncError> {
+    let frame = encode_frame(&Frame::Request(request.clone()));
+    Responder::default()
+        .admit_trusted(&frame, groups)
+        .map(Admitted::into_events)
+}
+
+/// The responder's answer to `request` from `store`: admitted as from a trusted peer (spec
+/// §8.3), then answered.
+pub(crate) fn respond<S: ReadStore + ?Sized>(
+    store: &S,
+    groups: &Groups,
+    request: &Request,
+    config: Config,
+) -> Result<Response, SyncError> {
+    let responder = Responder::new(config, Policy::default());
+    let frame = encode_frame(&Frame::Request(request.clone()));
+    let admitted = responder.admit_trusted(&frame, groups)?;
+    responder.respond(store, &admitted)
 }
 
 pub(crate) fn respond_to(items: Vec<Item>) -> Result<Response, SyncError> {
