@@ -23,9 +23,9 @@ use tideline_protocol::event::{
     DocId, Event, EventId, FieldPath, Hlc, Op, Patch, ReplicaId, VerifiedEvent,
 };
 use tideline_protocol::replica::{apply, replay};
-use tideline_protocol::sim::Rng;
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::value::Value;
+use tideline_testkit::generate::Rng;
 
 const GROUP: &str = "g";
 const COLLECTION: &str = "people";

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BatchSize, Bencher, Criterion, SamplingMode};
 use tideline_protocol::event::{EventId, VerifiedEvent};
 use tideline_protocol::replica::apply;
-use tideline_protocol::sim::{create_event, Rng};
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::sync::{reconcile, Config, Transcript};
 use tideline_protocol::tree::{branch_digest, insert, leaf_digest, Digest, Path, Tree, RADIX};
 use tideline_protocol::wire::{Groups, Salt};
+use tideline_testkit::generate::{create_event, Rng};
 
 /// Events each side holds.
 const EVENTS_LEN: usize = 100_000;

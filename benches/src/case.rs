@@ -3,8 +3,8 @@
 use std::time::Instant;
 
 use anyhow::ensure;
-use tideline_protocol::sim::{create_event, Rng};
 use tideline_protocol::wire::Salt;
+use tideline_testkit::generate::{create_event, Rng};
 
 use crate::baselines::{cursor_run, lower_bound, naive_run, negentropy_run, Sides};
 use crate::bulk::store_build;

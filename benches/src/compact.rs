@@ -445,12 +445,9 @@ mod tests {
     use super::*;
     use tideline_protocol::store::MemoryStore;
 
-    /// Guards the claim that this store can stand in for any other: it passes the suite every
-    /// store must pass.
-    #[test]
-    fn compact_store_conforms() {
-        tideline_protocol::conformance::run(CompactStore::new);
-    }
+    // Guards the claim that this store can stand in for any other: it passes the suite every
+    // store must pass, one test per check.
+    tideline_testkit::store_conformance!(CompactStore::new);
 
     /// Guards the packing of addresses: every length up to the longest path packs to a
     /// distinct value or is kept whole, and nodes at any address come back as written, the
@@ -553,7 +550,7 @@ mod tests {
     /// the same way.
     #[test]
     fn sorted_set_matches_btree_set() {
-        let mut rng = tideline_protocol::sim::Rng::new(17);
+        let mut rng = tideline_testkit::generate::Rng::new(17);
         let mut set: SortedSet<u32> = SortedSet::default();
         let mut reference = BTreeSet::new();
         for round in 0..200u32 {

@@ -25,10 +25,10 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use tideline_protocol::replica::apply;
-use tideline_protocol::sim::Rng;
 use tideline_protocol::store::Store;
 use tideline_protocol::sync::{Config, Initiator};
 use tideline_protocol::wire::{decode_frame, encode_frame, Frame, Groups, Salt};
+use tideline_testkit::generate::Rng;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 

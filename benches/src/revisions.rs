@@ -20,10 +20,10 @@ use std::collections::{HashMap, HashSet};
 use anyhow::ensure;
 use tideline_protocol::event::VerifiedEvent;
 use tideline_protocol::event::{DocId, Event, EventId, FieldPath, Hlc, Op, Patch, ReplicaId};
-use tideline_protocol::sim::Rng;
 use tideline_protocol::tree::Key;
 use tideline_protocol::value::Value;
 use tideline_protocol::wire::{Groups, Salt};
+use tideline_testkit::generate::Rng;
 
 use crate::bulk::{store_build, store_fill};
 use crate::compact::CompactStore;

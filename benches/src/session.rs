@@ -103,8 +103,8 @@ mod tests {
     use crate::bulk::{store_build, store_fill};
     use crate::measure::NoHeapMeter;
     use crate::workload::{generate, Pattern, Split, Workload, CREATOR_DEFAULT};
-    use tideline_protocol::sim::Rng;
     use tideline_protocol::store::MemoryStore;
+    use tideline_testkit::generate::Rng;
 
     /// Guards the benchmark's figures against its store: a session between compact stores
     /// sends exactly what a session between `MemoryStore`s holding the same events sends.

@@ -3,16 +3,16 @@
 //! The shared history is generated as keys (timestamp and a random 32-byte id) unless the caller
 //! asks for real events: the hash tree, the walk and every baseline's id lists depend only on
 //! the keys, and materializing 10 million events of 10 KB would not fit in memory. The
-//! differences are always real, sealed events from [`tideline_protocol::sim::create_event`]:
+//! differences are always real, sealed events from [`tideline_testkit::generate::create_event`]:
 //! their bytes are what every protocol must move, and they are counted.
 
 use std::fmt;
 
 use anyhow::{bail, ensure};
 use tideline_protocol::event::{EventId, Hlc, VerifiedEvent};
-use tideline_protocol::sim::{create_event, Rng};
 use tideline_protocol::tree::Key;
 use tideline_protocol::wire::Groups;
+use tideline_testkit::generate::{create_event, Rng};
 
 /// The newest timestamp any generated event may have: 2026-09-21, in the past, so a server that
 /// refuses events from the future accepts all of them.

@@ -6,13 +6,12 @@
 
 use std::path::Path;
 
-use tideline_fuzz::{seeded, NOW_MS, USER};
 use tideline_protocol::replica;
-use tideline_protocol::sim::{create_event, Rng};
-use tideline_protocol::simulation::handle_request;
-use tideline_protocol::sync::Policy;
 use tideline_protocol::store::MemoryStore;
-use tideline_protocol::sync::{Config, Initiator};
+use tideline_protocol::sync::{Config, Initiator, Policy, Responder};
+use tideline_testkit::fuzz::{seeded, NOW_MS, USER};
+use tideline_testkit::generate::{create_event, Rng};
+use tideline_testkit::simulation::handle_request;
 use tideline_protocol::wire::{decode_frame, encode_frame, Frame, Salt};
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
@@ -78,14 +77,9 @@ fn main() {
             let mode = if budget < 1000 { 3 } else { 1 };
             write("request_handle", &format!("session{session}-round{round}"), &[&[mode][..], &bytes].concat());
             write("frame_decode", &format!("session{session}-request{round}"), &bytes);
-            let handled = handle_request(
-                &mut server_store,
-                &seeded.token,
-                NOW_MS,
-                Policy::default(),
-                config,
-                &bytes,
-            );
+            let responder = Responder::new(config, Policy::default());
+            let handled =
+                handle_request(&mut server_store, &seeded.token, NOW_MS, &responder, &bytes);
             let reply = encode_frame(&handled.frame);
             write("frame_decode", &format!("session{session}-reply{round}"), &reply);
             let Ok(Frame::Response(response)) = decode_frame(&reply) else {

@@ -1,4 +1,4 @@
-//! Fuzz target `event_decode`: see `tideline_fuzz::event_decode` for what it checks.
+//! Fuzz target `event_decode`: see `tideline_testkit::fuzz::event_decode` for what it checks.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| tideline_fuzz::event_decode(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tideline_testkit::fuzz::event_decode(data));

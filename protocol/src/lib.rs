@@ -21,12 +21,8 @@
 //! - [`merge`]: chapter 9, one function per step: replay order, writes, conflicts, the
 //!   provisional document, heads, resolution, and the state they produce.
 //! - [`replica`]: applying events to a stored replica: tree, documents and inboxes together.
-//! - [`write`](mod@write): writing a local event: its timestamp, a new document's id and its base, from
-//!   the time and random bytes the host passes in.
-//! - [`sim`]: seeded generators of events, for tests, simulations and benchmarks.
-//! - [`simulation`]: the server's request handling, and a seeded simulation of a server and
-//!   many replicas over a faulty network that checks the protocol's promises.
-//! - [`conformance`]: the tests every [`store::Store`] implementation must pass.
+//! - [`write`](mod@write): writing a local event: its timestamp, a new document's id and its
+//!   base, from the time and random bytes the host passes in.
 //!
 //! No two modules import each other. The imports form layers, each using only the ones above
 //! it:
@@ -34,18 +30,18 @@
 //! 1. data and pure functions: [`limits`], [`value`], [`event`], [`key`], [`digest`], and
 //!    [`merge`] (a function of a set of events, with no store);
 //! 2. [`store`], which names the data it keeps (nodes, keys, events, document states);
-//! 3. the logic that reads and writes through a store: [`tree`], [`replica`], and [`sync`]
-//!    with its frames from [`wire`] (which needs only the data).
+//! 3. the logic that reads and writes through a store: [`tree`], [`replica`], [`write`](mod@write)
+//!    and [`sync`] with its frames from [`wire`] (which needs only the data).
+//!
+//! Test support (seeded generators, the simulation, the store conformance suite) lives in the
+//! `tideline-testkit` crate, not here.
 
-pub mod conformance;
 pub mod digest;
 pub mod event;
 pub mod key;
 pub mod limits;
 pub mod merge;
 pub mod replica;
-pub mod sim;
-pub mod simulation;
 pub mod store;
 pub mod sync;
 pub mod tree;

@@ -7,14 +7,15 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, RngSeed};
-use tideline_protocol::event::{DocId, Event, FieldPath, Hlc, Op, Patch, ReplicaId, VerifiedEvent};
+use tideline_protocol::event::{DocId, FieldPath, Hlc, Op, Patch, ReplicaId, VerifiedEvent};
 use tideline_protocol::merge::{materialize, resolution, ConflictKind, Decision, DocKey, DocState};
 use tideline_protocol::replica::{apply, replay};
-use tideline_protocol::sim::Rng;
 use tideline_protocol::store::{MemoryStore, ReadStore};
 use tideline_protocol::sync::{reconcile, Config};
 use tideline_protocol::value::Value;
 use tideline_protocol::wire::{Groups, Salt};
+use tideline_testkit::events::EventBuilder;
+use tideline_testkit::generate::Rng;
 
 const DOC: DocId = DocId([7; 16]);
 
@@ -41,23 +42,15 @@ fn path(segments: &[&str]) -> FieldPath {
 }
 
 fn event(creator: &str, wall_ms: u64, base: &[&VerifiedEvent], op: Op) -> VerifiedEvent {
-    let mut base: Vec<_> = base.iter().map(|event| event.id).collect();
-    base.sort();
-    Event {
-        group: "g".into(),
-        collection: "people".into(),
-        target: DOC,
-        timestamp: Hlc {
-            wall_ms,
-            counter: 0,
-        },
-        creator: creator.into(),
-        origin: ReplicaId([creator.len() as u8; 16]),
-        base,
-        op,
-    }
-    .seal()
-    .expect("valid event")
+    EventBuilder::new(op)
+        .group("g")
+        .collection("people")
+        .target(DOC)
+        .at(wall_ms)
+        .creator(creator)
+        .origin(ReplicaId([creator.len() as u8; 16]))
+        .base(base.iter().map(|event| event.id))
+        .seal()
 }
 
 fn update(
@@ -445,21 +438,17 @@ fn history(seed: u64, events_len: usize, docs: usize) -> Vec<VerifiedEvent> {
             };
             Op::Update(Patch(vec![(path(field), value)]))
         };
-        let event = Event {
-            group: "g".into(),
-            collection: "c".into(),
-            target: DocId([doc as u8; 16]),
-            timestamp: Hlc {
-                wall_ms: 1000 + rng.below(50),
-                counter: rng.below(3) as u32,
-            },
-            creator: user.into(),
-            origin: ReplicaId([rng.below(4) as u8; 16]),
-            base: heads,
-            op,
-        }
-        .seal()
-        .unwrap();
+        // The generator's draws keep their order: wall clock, counter, then origin.
+        let event = EventBuilder::new(op)
+            .group("g")
+            .collection("c")
+            .target(DocId([doc as u8; 16]))
+            .at(1000 + rng.below(50))
+            .counter(rng.below(3) as u32)
+            .creator(user)
+            .origin(ReplicaId([rng.below(4) as u8; 16]))
+            .base(heads)
+            .seal();
         by_doc[doc].push(event.clone());
         all.push(event);
     }

@@ -17,9 +17,9 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
-use tideline_protocol::sim::{create_event, Rng};
 use tideline_protocol::wire::{encode_frame, fingerprint, Frame, Groups, Salt};
 use tideline_server::{auth, ServerConfig, SECRET_FILE_NAME};
+use tideline_testkit::generate::{create_event, Rng};
 use tokio_util::sync::CancellationToken;
 
 fn argument(index: usize, default: usize) -> usize {

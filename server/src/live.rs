@@ -148,8 +148,8 @@ fn record_of(events: Vec<Vec<u8>>) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tideline_protocol::sim::{create_event, Rng};
     use tideline_protocol::wire::decode_frame;
+    use tideline_testkit::generate::{create_event, Rng};
 
     #[test]
     fn records_carry_only_the_streams_groups() {

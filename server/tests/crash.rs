@@ -117,7 +117,7 @@ async fn crash_campaign_sigkills_at_random_moments_and_loses_nothing() {
         .ok()
         .and_then(|text| text.parse().ok())
         .unwrap_or(1);
-    let mut rng = tideline_protocol::sim::Rng::new(seed);
+    let mut rng = tideline_testkit::generate::Rng::new(seed);
     let directory = tempfile::tempdir().unwrap();
     let groups = Groups::new(["g1"]).unwrap();
     let mut reader = MemoryStore::new();

@@ -148,9 +148,9 @@ async fn far_future_timestamps_are_refused() {
     let server = TestServer::start(directory.path()).await;
     let token = server.token("alice", &["g1"]);
     let groups = Groups::new(["g1"]).unwrap();
-    let mut rng = tideline_protocol::sim::Rng::new(1);
+    let mut rng = tideline_testkit::generate::Rng::new(1);
     let an_hour_ahead = now_ms() + 3_600_000;
-    let event = tideline_protocol::sim::create_event(&mut rng, "g1", an_hour_ahead, "alice", 4);
+    let event = tideline_testkit::generate::create_event(&mut rng, "g1", an_hour_ahead, "alice", 4);
 
     let response = sync_post(server.addr, &token, &push_frame(&groups, salt(1), &[event])).await;
     assert_eq!(response.status, StatusCode::BAD_REQUEST);

@@ -1,6 +1,6 @@
 //! Tideline's durable store: the protocol's [`Store`](tideline_protocol::store::Store) trait on
 //! RocksDB, shared by the server and the client. It passes the same conformance suite as the
-//! in-memory store ([`tideline_protocol::conformance::run`]).
+//! in-memory store (`tideline_testkit::conformance`, run by `tests/conformance.rs`).
 //!
 //! - [`rocks`] holds [`RocksStore`]: opening, the format check, reads, and commits as one
 //!   write batch.

@@ -7,11 +7,11 @@ use tideline_protocol::event::VerifiedEvent;
 use tideline_protocol::event::{DocId, Event, EventId, FieldPath, Hlc, Op, Patch, ReplicaId};
 use tideline_protocol::merge::{DocKey, DocState};
 use tideline_protocol::replica::apply;
-use tideline_protocol::sim::{create_event, Rng};
 use tideline_protocol::store::ReadStore;
 use tideline_protocol::tree::{Digest, Key, Path, Tree};
 use tideline_protocol::value::Value;
 use tideline_store::{RocksStore, StoreOptions};
+use tideline_testkit::generate::{create_event, Rng};
 
 const GROUPS: [&str; 2] = ["g", "h"];
 const USERS: [&str; 3] = ["alice", "bob", "nobody"];

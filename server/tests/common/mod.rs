@@ -18,13 +18,13 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tideline_protocol::event::{EventId, VerifiedEvent};
 use tideline_protocol::replica;
-use tideline_protocol::sim::{create_event, Rng};
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::sync::{Config, Initiator};
 use tideline_protocol::wire::{
     decode_frame, encode_frame, fingerprint, ErrorBody, Frame, Groups, Response, Salt,
 };
 use tideline_server::{auth, ServerConfig, ServerError, SECRET_FILE_NAME};
+use tideline_testkit::generate::{create_event, Rng};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;

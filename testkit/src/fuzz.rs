@@ -1,13 +1,13 @@
-//! What each fuzz target checks on one input. The targets in `fuzz_targets/` call these, and
-//! `protocol/tests/fuzz_corpus.rs` includes this file to replay the corpora in `corpus/`
-//! through the same checks under plain `cargo test`, without libFuzzer.
+//! What each fuzz target checks on one input. The targets in `fuzz/fuzz_targets/` call these,
+//! and `testkit/tests/fuzz_corpus.rs` replays the corpora in `fuzz/corpus/` through the same
+//! checks under plain `cargo test`, without libFuzzer.
 //!
 //! - [`frame_decode`]: `wire::decode_frame` on any bytes; what decodes re-encodes to the same
 //!   bytes.
 //! - [`event_decode`]: `VerifiedEvent::decode` on any bytes; what decodes re-encodes to the
 //!   same bytes, under the same id, and merges without panicking.
 //! - [`request_handle`]: the server's request handling minus HTTP
-//!   (`simulation::handle_request`) against a fixed token and a store seeded with events;
+//!   ([`simulation::handle_request`](crate::simulation::handle_request)) against a fixed token and a store seeded with events;
 //!   never panics, a refused request leaves the store unchanged (every check comes before the
 //!   write), and a response only ever carries valid events of the token's groups.
 
@@ -18,13 +18,13 @@ use tideline_protocol::event::VerifiedEvent;
 use tideline_protocol::limits::FRAME_BYTES_MAX;
 use tideline_protocol::merge::{materialize, DocKey, DocState};
 use tideline_protocol::replica;
-use tideline_protocol::sim::{create_event, Rng};
-use tideline_protocol::simulation::{handle_request, Token};
 use tideline_protocol::store::{MemoryStore, ReadStore};
-use tideline_protocol::sync::Config;
-use tideline_protocol::sync::Policy;
+use tideline_protocol::sync::{Config, Policy, Responder};
 use tideline_protocol::tree::{Digest, Key, Tree};
 use tideline_protocol::wire::{decode_frame, encode_frame, fingerprint, Frame, Groups};
+
+use crate::generate::{create_event, Rng};
+use crate::simulation::{handle_request, Token};
 
 /// The server's clock in `request_handle`.
 pub const NOW_MS: u64 = 1_794_000_000_000;
@@ -207,14 +207,8 @@ pub fn request_handle(data: &[u8]) {
     let config = Config {
         frame_bytes_budget: if mode & 2 == 2 { 400 } else { 1 << 20 },
     };
-    let handled = handle_request(
-        &mut store,
-        &seeded.token,
-        NOW_MS,
-        Policy::default(),
-        config,
-        frame,
-    );
+    let responder = Responder::new(config, Policy::default());
+    let handled = handle_request(&mut store, &seeded.token, NOW_MS, &responder, frame);
     // Every check comes before the write, and the memory store never fails, so an error
     // means nothing was written.
     if let Frame::Error(_) = handled.frame {

@@ -1,50 +1,97 @@
 //! The conformance suite every [`Store`] implementation must pass.
 //!
-//! A backend's tests call [`run`] with a factory of empty stores; each check panics with a
-//! message naming what broke. The in-memory store runs it in this crate's tests; the RocksDB
-//! store runs the same function.
+//! Each check is a public function that takes a factory of empty stores and panics with a
+//! message naming what broke. A backend's tests run them all with
+//! [`store_conformance!`](crate::store_conformance), which writes one `#[test]` per check, so
+//! that a failure names the check:
+//!
+//! ```
+//! use tideline_protocol::store::MemoryStore;
+//! tideline_testkit::store_conformance!(MemoryStore::new);
+//! # fn main() {}
+//! ```
+//!
+//! The in-memory store runs it in `protocol/tests/conformance.rs`, the RocksDB store in
+//! `store/tests/conformance.rs`, and the benchmark's compact store in its own tests.
 
 use std::collections::BTreeSet;
 use std::fmt::Debug;
 
-use crate::event::VerifiedEvent;
-use crate::sim::{create_event, Rng};
-use crate::store::Store;
+use tideline_protocol::event::{
+    DocId, EventId, FieldPath, Hlc, Op, Patch, ReplicaId, VerifiedEvent,
+};
+use tideline_protocol::merge::{resolution, Decision, DocKey};
+use tideline_protocol::replica::{apply, replay};
+use tideline_protocol::store::Store;
+use tideline_protocol::tree::{
+    digest_of, insert, leaf_digest, Key, Path, Tree, View, LEAF_EVENTS_MAX,
+};
+use tideline_protocol::value::Value;
 
-use crate::tree::{digest_of, insert, leaf_digest, Key, Path, Tree, View, LEAF_EVENTS_MAX};
+use crate::events::EventBuilder;
+use crate::generate::{create_event, Rng};
 
-/// Runs every check against fresh stores from `new_store`.
-pub fn run<S, F>(mut new_store: F)
-where
-    S: Store,
-    S::Error: Debug,
-    F: FnMut() -> S,
-{
-    empty_store(&mut new_store());
-    bytes_and_keys_round_trip(&mut new_store());
-    duplicates_are_skipped(&mut new_store());
-    keys_scan_in_order_after_and_limited(&mut new_store());
-    groups_are_separate(&mut new_store());
-    documents_and_inboxes(&mut new_store());
-    batches_are_atomic_in_effect(&mut new_store());
-    for (seed, events, spread_ms) in [
-        (1, 1, 1000),
-        (2, 16, 1000),
-        (3, 17, 1000),
-        (4, 300, 86_400_000),
-        (5, 2000, 10),
-        (6, 700, 1),
-    ] {
-        tree_matches_definition(&mut new_store(), seed, events, spread_ms);
-        order_and_batching_do_not_matter(
-            &mut new_store(),
-            &mut new_store(),
-            seed,
-            events,
-            spread_ms,
+/// Writes one `#[test]` per check of the conformance suite, in a module `store_conformance`,
+/// for the stores that `$new_store` makes. `$new_store` is an expression evaluated once per
+/// test, giving a `FnMut() -> S` where `S: Store`; it sees the names of the calling module.
+///
+/// A store that needs a directory keeps the directories in its closure, so that they outlive
+/// every store the check makes (`store/tests/conformance.rs` does so for RocksDB); the closure
+/// can hold any state, as this one holds a count:
+///
+/// ```
+/// use tideline_protocol::store::MemoryStore;
+/// tideline_testkit::store_conformance!({
+///     let mut made = 0;
+///     move || {
+///         made += 1;
+///         MemoryStore::new()
+///     }
+/// });
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! store_conformance {
+    ($new_store:expr) => {
+        $crate::store_conformance!(@checks $new_store;
+            empty_store,
+            bytes_and_keys_round_trip,
+            duplicates_are_skipped,
+            keys_scan_in_order_after_and_limited,
+            groups_are_separate,
+            documents_and_inboxes,
+            batches_are_atomic_in_effect,
+            tree_matches_definition,
+            order_and_batching_do_not_matter,
         );
-    }
+    };
+    (@checks $new_store:expr; $($check:ident),* $(,)?) => {
+        /// The store conformance suite, one test per check of `tideline_testkit::conformance`.
+        mod store_conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $check() {
+                    let mut new_store = $new_store;
+                    $crate::conformance::$check(&mut new_store);
+                }
+            )*
+        }
+    };
 }
+
+/// The event sets [`tree_matches_definition`] and [`order_and_batching_do_not_matter`] run
+/// on: `(seed, events, spread_ms)`, from one event to a few thousand, and from events a day
+/// apart to hundreds in one millisecond (which share long key prefixes).
+pub const TREE_CASES: [(u64, usize, u64); 6] = [
+    (1, 1, 1000),
+    (2, 16, 1000),
+    (3, 17, 1000),
+    (4, 300, 86_400_000),
+    (5, 2000, 10),
+    (6, 700, 1),
+];
 
 fn events(seed: u64, count: usize, spread_ms: u64, group: &str) -> Vec<VerifiedEvent> {
     let mut rng = Rng::new(seed);
@@ -64,10 +111,13 @@ fn shuffle<T>(rng: &mut Rng, items: &mut [T]) {
 }
 
 /// An empty store holds nothing, and a group with no events has the empty leaf's digest.
-fn empty_store<S: Store>(store: &mut S)
+pub fn empty_store<S, F>(new_store: &mut F)
 where
+    S: Store,
     S::Error: Debug,
+    F: FnMut() -> S,
 {
+    let store = &mut new_store();
     let tree = Tree::new(&*store);
     assert_eq!(
         tree.root("g").unwrap(),
@@ -80,10 +130,13 @@ where
 }
 
 /// What goes in comes out: event bytes by id, keys in the index.
-fn bytes_and_keys_round_trip<S: Store>(store: &mut S)
+pub fn bytes_and_keys_round_trip<S, F>(new_store: &mut F)
 where
+    S: Store,
     S::Error: Debug,
+    F: FnMut() -> S,
 {
+    let store = &mut new_store();
     let events = events(10, 5, 1000, "g");
     let inserted = insert(store, &events).unwrap();
     assert_eq!(inserted.len(), 5);
@@ -101,10 +154,13 @@ where
 }
 
 /// Inserting an event twice changes nothing the second time.
-fn duplicates_are_skipped<S: Store>(store: &mut S)
+pub fn duplicates_are_skipped<S, F>(new_store: &mut F)
 where
+    S: Store,
     S::Error: Debug,
+    F: FnMut() -> S,
 {
+    let store = &mut new_store();
     let events = events(11, 40, 1000, "g");
     insert(store, &events).unwrap();
     let root = Tree::new(&*store).root("g").unwrap();
@@ -122,10 +178,13 @@ where
 }
 
 /// `keys` honours prefix, `after` (exclusive) and `limit`.
-fn keys_scan_in_order_after_and_limited<S: Store>(store: &mut S)
+pub fn keys_scan_in_order_after_and_limited<S, F>(new_store: &mut F)
 where
+    S: Store,
     S::Error: Debug,
+    F: FnMut() -> S,
 {
+    let store = &mut new_store();
     let events = events(12, 200, 1_000_000, "g");
     insert(store, &events).unwrap();
     let all: Vec<Key> = events
@@ -172,10 +231,13 @@ where
 }
 
 /// Events of one group never show in another's keys or tree.
-fn groups_are_separate<S: Store>(store: &mut S)
+pub fn groups_are_separate<S, F>(new_store: &mut F)
 where
+    S: Store,
     S::Error: Debug,
+    F: FnMut() -> S,
 {
+    let store = &mut new_store();
     let first = events(13, 30, 1000, "first");
     let second = events(14, 30, 1000, "second");
     insert(store, &first).unwrap();
@@ -194,8 +256,19 @@ where
 }
 
 /// The stored tree's digest at the root and at sampled prefixes equals the digest computed
-/// from scratch by the definition.
-fn tree_matches_definition<S: Store>(store: &mut S, seed: u64, count: usize, spread_ms: u64)
+/// from scratch by the definition, for each of the [`TREE_CASES`].
+pub fn tree_matches_definition<S, F>(new_store: &mut F)
+where
+    S: Store,
+    S::Error: Debug,
+    F: FnMut() -> S,
+{
+    for (seed, count, spread_ms) in TREE_CASES {
+        tree_matches_definition_case(&mut new_store(), seed, count, spread_ms);
+    }
+}
+
+fn tree_matches_definition_case<S: Store>(store: &mut S, seed: u64, count: usize, spread_ms: u64)
 where
     S::Error: Debug,
 {
@@ -248,8 +321,20 @@ where
     }
 }
 
-/// Two stores given the same events in different orders and batches agree on every digest.
-fn order_and_batching_do_not_matter<S: Store>(
+/// Two stores given the same events in different orders and batches agree on every digest,
+/// for each of the [`TREE_CASES`].
+pub fn order_and_batching_do_not_matter<S, F>(new_store: &mut F)
+where
+    S: Store,
+    S::Error: Debug,
+    F: FnMut() -> S,
+{
+    for (seed, count, spread_ms) in TREE_CASES {
+        order_and_batching_case(&mut new_store(), &mut new_store(), seed, count, spread_ms);
+    }
+}
+
+fn order_and_batching_case<S: Store>(
     first: &mut S,
     second: &mut S,
     seed: u64,
@@ -275,55 +360,17 @@ fn order_and_batching_do_not_matter<S: Store>(
 
 /// Documents, their snapshots, the document index and the inboxes round-trip, and the stored
 /// snapshot equals a full replay.
-fn documents_and_inboxes<S: Store>(store: &mut S)
+pub fn documents_and_inboxes<S, F>(new_store: &mut F)
 where
+    S: Store,
     S::Error: Debug,
+    F: FnMut() -> S,
 {
-    use crate::event::{DocId, Event, FieldPath, Hlc, Op, Patch, ReplicaId};
-    use crate::merge::DocKey;
-    use crate::replica::{apply, replay};
-    use crate::value::Value;
-
-    let make =
-        |creator: &str, target: u8, wall_ms: u64, base: Vec<crate::event::EventId>, op: Op| {
-            Event {
-                group: "g".into(),
-                collection: if target % 2 == 0 {
-                    "even".into()
-                } else {
-                    "odd".into()
-                },
-                target: DocId([target; 16]),
-                timestamp: Hlc {
-                    wall_ms,
-                    counter: 0,
-                },
-                creator: creator.into(),
-                origin: ReplicaId([1; 16]),
-                base,
-                op,
-            }
-            .seal()
-            .expect("valid")
-        };
+    let store = &mut new_store();
     let mut events = Vec::new();
     for target in 0..6u8 {
-        let created = make(
-            "alice",
-            target,
-            1,
-            Vec::new(),
-            Op::Create(Value::Object(Vec::new())),
-        );
-        let set = |value: i64| {
-            Op::Update(Patch(vec![(
-                FieldPath(vec!["f".into()]),
-                Some(Value::Int(value)),
-            )]))
-        };
-        let left = make("alice", target, 2, vec![created.id], set(1));
-        let right = make("bob", target, 3, vec![created.id], set(2));
-        events.extend([created, left, right]);
+        let collection = if target % 2 == 0 { "even" } else { "odd" };
+        events.extend(conflicting_edits(collection, target, 1));
     }
     apply(store, &events[..7]).unwrap();
     apply(store, &events[7..]).unwrap();
@@ -369,46 +416,14 @@ where
 
 /// A batch's writes all show after commit: a second apply sees the first one's documents and
 /// inbox changes (an inbox entry removed and another added in the same batch).
-fn batches_are_atomic_in_effect<S: Store>(store: &mut S)
+pub fn batches_are_atomic_in_effect<S, F>(new_store: &mut F)
 where
+    S: Store,
     S::Error: Debug,
+    F: FnMut() -> S,
 {
-    use crate::event::{DocId, Event, FieldPath, Hlc, Op, Patch, ReplicaId};
-    use crate::merge::{resolution, Decision, DocKey};
-    use crate::replica::apply;
-    use crate::value::Value;
-
-    let make = |creator: &str, wall_ms: u64, base: Vec<crate::event::EventId>, op: Op| {
-        Event {
-            group: "g".into(),
-            collection: "c".into(),
-            target: DocId([9; 16]),
-            timestamp: Hlc {
-                wall_ms,
-                counter: 0,
-            },
-            creator: creator.into(),
-            origin: ReplicaId([2; 16]),
-            base,
-            op,
-        }
-        .seal()
-        .expect("valid")
-    };
-    let set = |value: i64| {
-        Op::Update(Patch(vec![(
-            FieldPath(vec!["f".into()]),
-            Some(Value::Int(value)),
-        )]))
-    };
-    let created = make(
-        "alice",
-        1,
-        Vec::new(),
-        Op::Create(Value::Object(Vec::new())),
-    );
-    let left = make("alice", 2, vec![created.id], set(1));
-    let right = make("bob", 3, vec![created.id], set(2));
+    let store = &mut new_store();
+    let [created, left, right] = conflicting_edits("c", 9, 2);
     apply(store, &[created.clone(), left, right]).unwrap();
     let key = DocKey::of(&created.event);
     let state = store.doc_state(&key).unwrap().unwrap();
@@ -428,15 +443,7 @@ where
     )
     .seal()
     .unwrap();
-    let other = make(
-        "carol",
-        5,
-        state.heads.clone(),
-        Op::Update(Patch(vec![(
-            FieldPath(vec!["f".into()]),
-            Some(Value::Int(4)),
-        )])),
-    );
+    let other = doc_event("c", 9, 2, "carol", 5, state.heads.clone(), set_f(4));
     apply(store, &[decided, other]).unwrap();
     let after = store.doc_state(&key).unwrap().unwrap();
     assert_eq!(
@@ -458,13 +465,58 @@ where
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::store::MemoryStore;
+/// An event of group `g` on document `[target; 16]` of `collection`, from replica
+/// `[origin; 16]`.
+fn doc_event(
+    collection: &str,
+    target: u8,
+    origin: u8,
+    creator: &str,
+    wall_ms: u64,
+    base: Vec<EventId>,
+    op: Op,
+) -> VerifiedEvent {
+    EventBuilder::new(op)
+        .group("g")
+        .collection(collection)
+        .target(DocId([target; 16]))
+        .at(wall_ms)
+        .creator(creator)
+        .origin(ReplicaId([origin; 16]))
+        .base(base)
+        .seal()
+}
 
-    /// The in-memory store passes the suite every store must pass.
-    #[test]
-    fn memory_store_conforms() {
-        super::run(MemoryStore::new);
-    }
+/// Sets field `f` to `value`.
+fn set_f(value: i64) -> Op {
+    Op::Update(Patch(vec![(
+        FieldPath(vec!["f".into()]),
+        Some(Value::Int(value)),
+    )]))
+}
+
+/// A create by alice, then alice and bob setting field `f` without seeing each other: one
+/// conflict, which bob's later edit wins provisionally.
+fn conflicting_edits(collection: &str, target: u8, origin: u8) -> [VerifiedEvent; 3] {
+    let empty = Op::Create(Value::Object(Vec::new()));
+    let created = doc_event(collection, target, origin, "alice", 1, Vec::new(), empty);
+    let left = doc_event(
+        collection,
+        target,
+        origin,
+        "alice",
+        2,
+        vec![created.id],
+        set_f(1),
+    );
+    let right = doc_event(
+        collection,
+        target,
+        origin,
+        "bob",
+        3,
+        vec![created.id],
+        set_f(2),
+    );
+    [created, left, right]
 }

@@ -1,11 +1,11 @@
 //! Deterministic simulation of a server and 5 to 50 replicas over a faulty network (see
-//! `tideline_protocol::simulation` for the model and the invariants).
+//! `tideline_testkit::simulation` for the model and the invariants).
 //!
 //! `cargo test` runs 500 seeds. More, or one, with the `simulate` example:
 //!
 //! ```sh
-//! cargo run --release -p tideline-protocol --example simulate -- --seeds 5000
-//! cargo run --release -p tideline-protocol --example simulate -- --seed 1234
+//! cargo run --release -p tideline-testkit --example simulate -- --seeds 5000
+//! cargo run --release -p tideline-testkit --example simulate -- --seed 1234
 //! ```
 //!
 //! or through this test, with `TIDELINE_SIM_SEEDS`, `TIDELINE_SIM_SEED_START`,
@@ -14,7 +14,7 @@
 //! it. The checker is itself tested: each deliberate bug of [`Mutation`] must be caught within a
 //! few seeds.
 
-use tideline_protocol::simulation::{run, run_seeds, Mutation, Params, Stats, ViolationKind};
+use tideline_testkit::simulation::{run, run_seeds, Mutation, Params, Stats, ViolationKind};
 
 const SEEDS_DEFAULT: u64 = 500;
 
@@ -68,7 +68,7 @@ fn seeds_keep_every_invariant() {
             eprintln!("  {violation}");
         }
         eprintln!(
-            "  replay: cargo run --release -p tideline-protocol --example simulate -- --seed {} \
+            "  replay: cargo run --release -p tideline-testkit --example simulate -- --seed {} \
              --mutation {}",
             report.params.seed,
             mutation.name()

@@ -1,8 +1,13 @@
-//! Seeded generators of events and replicas, for tests, simulations, benchmarks and the
-//! vectors. Everything here is a function of its seed: the crate has no randomness of its own.
+//! Seeded generators of events, for tests, the simulation, the benchmarks and the vectors.
+//! Everything here is a function of its seed: there is no randomness but [`Rng`].
+//!
+//! (Named for what it does, `generate`, rather than `sim`, which read as short for the
+//! simulation next door.)
 
-use crate::event::{DocId, Event, Hlc, Op, ReplicaId, VerifiedEvent};
-use crate::value::Value;
+use tideline_protocol::event::{DocId, ReplicaId, VerifiedEvent};
+use tideline_protocol::value::Value;
+
+use crate::events::{object, EventBuilder};
 
 /// SplitMix64: a small, fast, seedable generator. Not for secrets.
 #[derive(Clone, Debug)]
@@ -55,21 +60,18 @@ pub fn create_event(
     let text: String = (0..payload_bytes)
         .map(|_| char::from(b'a' + rng.below(26) as u8))
         .collect();
-    let event = Event {
-        group: group.to_owned(),
-        collection: "notes".to_owned(),
-        target: DocId::new(wall_ms, rng.bytes()),
-        timestamp: Hlc {
-            wall_ms,
-            counter: rng.below(4) as u32,
-        },
-        creator: creator.to_owned(),
-        origin: ReplicaId(rng.bytes()),
-        base: Vec::new(),
-        op: Op::Create(Value::Object(vec![
-            ("n".to_owned(), Value::Int(rng.next_u64() as i64 >> 1)),
-            ("text".to_owned(), Value::String(text)),
-        ])),
-    };
-    event.seal().expect("generated events are valid")
+    // The draws keep their order: target, counter, origin, then the number.
+    let target = DocId::new(wall_ms, rng.bytes());
+    let counter = rng.below(4) as u32;
+    let origin = ReplicaId(rng.bytes());
+    let number = Value::Int(rng.next_u64() as i64 >> 1);
+    EventBuilder::create(object([("n", number), ("text", Value::String(text))]))
+        .group(group)
+        .collection("notes")
+        .target(target)
+        .at(wall_ms)
+        .counter(counter)
+        .creator(creator)
+        .origin(origin)
+        .seal()
 }

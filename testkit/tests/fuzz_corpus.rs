@@ -2,15 +2,12 @@
 //! without libFuzzer, so that plain `cargo test` keeps every input the fuzzers found
 //! interesting, and every input that once crashed, passing.
 //!
-//! The checks live in `fuzz/src/lib.rs`, included here as a module; the fuzz crate itself is
-//! outside the workspace (it needs a nightly-only sanitizer build).
-
-// The fuzz crate's file also holds what only its seed generator uses.
-#[allow(dead_code)]
-#[path = "../../fuzz/src/lib.rs"]
-mod checks;
+//! The checks live in `tideline_testkit::fuzz`, which the fuzz crate's targets call too; the
+//! fuzz crate itself is outside the workspace (it needs a nightly-only sanitizer build).
 
 use std::path::PathBuf;
+
+use tideline_testkit::fuzz as checks;
 
 fn corpus(target: &str) -> Vec<(PathBuf, Vec<u8>)> {
     let folder = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

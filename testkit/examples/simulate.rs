@@ -1,10 +1,10 @@
-//! Runs the deterministic simulation (`tideline_protocol::simulation`) over any number of
+//! Runs the deterministic simulation (`tideline_testkit::simulation`) over any number of
 //! seeds, or replays one, and prints the figures and every broken invariant.
 //!
 //! ```sh
-//! cargo run --release -p tideline-protocol --example simulate -- --seeds 5000
-//! cargo run --release -p tideline-protocol --example simulate -- --seed 1234
-//! cargo run --release -p tideline-protocol --example simulate -- --seeds 60 --mutation ack_before_write
+//! cargo run --release -p tideline-testkit --example simulate -- --seeds 5000
+//! cargo run --release -p tideline-testkit --example simulate -- --seed 1234
+//! cargo run --release -p tideline-testkit --example simulate -- --seeds 60 --mutation ack_before_write
 //! ```
 //!
 //! Exits with status 1 when a seed breaks an invariant, after printing the command that
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use tideline_protocol::simulation::{run_seeds, Mutation, Stats};
+use tideline_testkit::simulation::{run_seeds, Mutation, Stats};
 
 /// Deterministic simulation of one server and 5 to 50 replicas over a faulty network.
 #[derive(Parser)]
@@ -58,7 +58,7 @@ fn main() -> ExitCode {
             eprintln!("  {violation}");
         }
         eprintln!(
-            "  replay: cargo run --release -p tideline-protocol --example simulate -- --seed {} \
+            "  replay: cargo run --release -p tideline-testkit --example simulate -- --seed {} \
              --mutation {}",
             report.params.seed,
             options.mutation.name()
