@@ -13,10 +13,11 @@ use criterion::{criterion_group, criterion_main, BatchSize, Bencher, Criterion, 
 use tideline_protocol::event::{EventId, VerifiedEvent};
 use tideline_protocol::replica::apply;
 use tideline_protocol::store::MemoryStore;
-use tideline_protocol::sync::{reconcile, Config, Transcript};
+use tideline_protocol::sync::Config;
 use tideline_protocol::tree::{branch_digest, insert, leaf_digest, Digest, Path, Tree, RADIX};
 use tideline_protocol::wire::{Groups, Salt};
 use tideline_testkit::generate::{create_event, Rng};
+use tideline_testkit::reconcile::{reconcile, Transcript};
 
 /// Events each side holds.
 const EVENTS_LEN: usize = 100_000;

@@ -163,10 +163,11 @@ mod tests {
     use crate::compact::ADDRESS_SHORT_NIBBLES_MAX;
     use tideline_protocol::event::Hlc;
     use tideline_protocol::store::{MemoryStore, ReadStore};
-    use tideline_protocol::sync::{reconcile, Config};
+    use tideline_protocol::sync::Config;
     use tideline_protocol::tree::{digest_of, insert, Tree};
     use tideline_protocol::wire::Salt;
     use tideline_testkit::generate::{create_event, Rng};
+    use tideline_testkit::reconcile::reconcile;
 
     fn events(count: usize, groups: &[&str], seed: u64) -> Vec<VerifiedEvent> {
         let mut rng = Rng::new(seed);

@@ -1,7 +1,7 @@
 //! Tideline in process: the real initiator and responder state machines, every frame encoded
 //! and decoded, the received events applied with `replica::apply` as a host does.
 //!
-//! This is `sync::reconcile` written out, so that each side's work is timed and its heap peak
+//! This is `tideline_testkit::reconcile` written out, so that each side's work is timed and its heap peak
 //! taken apart from the other's, and encoding and walking apart from applying events.
 
 use anyhow::{bail, Context};
@@ -35,7 +35,7 @@ pub fn tideline_run<A: Store, B: Store>(
     let mut meter = StepMeter::new(heap);
     let mut initiator = Initiator::new(groups.clone(), salt, config);
     // Both stores are this process's own: the responder trusts its peer to relay any user's
-    // events, as `sync::reconcile` does.
+    // events, as `tideline_testkit::reconcile` does.
     let responder = Responder::new(config, Policy::default());
     loop {
         let request = meter.work(I, || -> anyhow::Result<Option<Vec<u8>>> {

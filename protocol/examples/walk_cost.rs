@@ -4,10 +4,11 @@
 //! `cargo run --release -p tideline-protocol --example walk_cost -- 100000 100 [frame budget]`
 
 use tideline_protocol::store::MemoryStore;
-use tideline_protocol::sync::{reconcile, Config};
+use tideline_protocol::sync::Config;
 use tideline_protocol::tree::insert;
 use tideline_protocol::wire::{Groups, Salt};
 use tideline_testkit::generate::{create_event, Rng};
+use tideline_testkit::reconcile::reconcile;
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -11,11 +11,12 @@ use tideline_protocol::event::{DocId, FieldPath, Hlc, Op, Patch, ReplicaId, Veri
 use tideline_protocol::merge::{materialize, resolution, ConflictKind, Decision, DocKey, DocState};
 use tideline_protocol::replica::{apply, replay};
 use tideline_protocol::store::{MemoryStore, ReadStore};
-use tideline_protocol::sync::{reconcile, Config};
+use tideline_protocol::sync::Config;
 use tideline_protocol::value::Value;
 use tideline_protocol::wire::{Groups, Salt};
 use tideline_testkit::events::EventBuilder;
 use tideline_testkit::generate::Rng;
+use tideline_testkit::reconcile::reconcile;
 
 const DOC: DocId = DocId([7; 16]);
 

@@ -10,10 +10,11 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, RngAlgorithm, RngSeed};
 use tideline_protocol::event::{EventId, VerifiedEvent};
 use tideline_protocol::store::MemoryStore;
-use tideline_protocol::sync::{reconcile, Config, Transcript};
+use tideline_protocol::sync::Config;
 use tideline_protocol::tree::{insert, Tree};
 use tideline_protocol::wire::{Groups, Salt};
 use tideline_testkit::generate::{create_event, Rng};
+use tideline_testkit::reconcile::{reconcile, Transcript};
 
 const START_MS: u64 = 1_790_000_000_000;
 const WEEK_MS: u64 = 7 * 24 * 3600 * 1000;

@@ -9,11 +9,14 @@
 //!   that checks the protocol's promises, and the deliberate bugs that prove its checks work.
 //! - [`fuzz`]: what each fuzz target checks on one input, shared by `fuzz/` and the corpus
 //!   replay in `tests/fuzz_corpus.rs`.
+//! - [`reconcile`](mod@reconcile): a whole session between two stores in one process, through
+//!   the real initiator and responder and encoded frames, with what it cost.
 //! - [`vectors`]: reading, checking and blessing the JSON vectors of `spec/vectors/`.
 
 pub mod conformance;
 pub mod events;
 pub mod fuzz;
 pub mod generate;
+pub mod reconcile;
 pub mod simulation;
 pub mod vectors;

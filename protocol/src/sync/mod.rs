@@ -19,16 +19,13 @@
 //! - [`initiator`]: the initiator (§8.2).
 //! - [`responder`]: the responder (§8.3) and the host's checks before anything is stored
 //!   (§15.4).
-//! - [`reconcile`](mod@reconcile): a whole session between two stores in one process.
 
 mod budget;
 pub mod initiator;
-pub mod reconcile;
 pub mod responder;
 mod walk;
 
 pub use initiator::Initiator;
-pub use reconcile::{reconcile, Transcript};
 pub use responder::{AdmitError, Admitted, Policy, Responder, MAX_SKEW_MS};
 pub use walk::WANT_SCAN_KEYS_MAX;
 

@@ -20,7 +20,7 @@ use tideline_protocol::limits::{
     ITEMS_PER_FRAME_MAX, PATH_SEGMENTS_MAX, SHORT_IDS_PER_ITEM_MAX, VALUE_DEPTH_MAX, WALL_MS_LIMIT,
 };
 use tideline_protocol::store::MemoryStore;
-use tideline_protocol::sync::{reconcile, Config};
+use tideline_protocol::sync::Config;
 use tideline_protocol::tree::{
     branch_digest, children_bitmap, digest_of, insert, leaf_digest, Digest, Key, Path, Tree, View,
     KEY_BYTES, LEAF_EVENTS_MAX, RADIX,
@@ -33,6 +33,7 @@ use tideline_protocol::wire::{
 };
 use tideline_testkit::events::EventBuilder;
 use tideline_testkit::generate::{create_event, Rng};
+use tideline_testkit::reconcile::reconcile;
 use tideline_testkit::vectors::{
     assert_same_json, bless_or_check, bytes, bytes_of, debug_names_variant, decode_events, field,
     fixed, fixed_of, hex_list, list, number, path_parse, path_text, text,

@@ -1,10 +1,14 @@
 //! A whole session between two stores in one process, through encoded frames: for tests,
 //! simulations, benchmarks and the vectors.
 
-use super::{store_error, Config, Initiator, Policy, Responder, SyncError};
-use crate::replica;
-use crate::store::Store;
-use crate::wire::{decode_frame, encode_frame, Frame, Groups, Salt};
+use tideline_protocol::replica;
+use tideline_protocol::store::Store;
+use tideline_protocol::sync::{Config, Initiator, Policy, Responder, SyncError};
+use tideline_protocol::wire::{decode_frame, encode_frame, Frame, Groups, Salt};
+
+fn store_error<E: std::error::Error + Send + Sync + 'static>(error: E) -> SyncError {
+    SyncError::Store(Box::new(error))
+}
 
 /// What one session between two local stores cost, frame by frame.
 #[derive(Clone, Debug, Default)]
