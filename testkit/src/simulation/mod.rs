@@ -4,7 +4,7 @@
 //! Everything is a function of one seed: there is no I/O, no clock and no randomness but
 //! [`Rng`]. Simulated time is a number of milliseconds; each replica's wall clock is that time
 //! plus its own skew. Replicas write real events (create, update, remove, resolutions) through
-//! [`replica::apply`](tideline_protocol::replica::apply), and sync with the real [`Initiator`](tideline_protocol::sync::Initiator) against [`handle_request`] (the
+//! the client's own write path, [`tideline_protocol::write`], and sync with the real [`Initiator`](tideline_protocol::sync::Initiator) against [`handle_request`] (the
 //! protocol's [`Responder`](tideline_protocol::sync::Responder), then the write), over a
 //! simulated network that carries encoded frames and drops, duplicates, delays and reorders
 //! them. Faults come from the seed: partitions between a replica and the server, replicas

@@ -3,16 +3,17 @@
 
 use std::collections::BTreeSet;
 
-use tideline_protocol::event::{
-    DocId, EventId, FieldPath, Hlc, Op, Patch, ReplicaId, VerifiedEvent,
-};
-use tideline_protocol::merge::{resolution, ConflictKind, Decision};
+use tideline_protocol::event::{DocId, EventId, FieldPath, Hlc, Patch, ReplicaId, VerifiedEvent};
+use tideline_protocol::merge::{ConflictKind, Decision, DocKey};
 use tideline_protocol::replica;
 use tideline_protocol::store::{MemoryStore, ReadStore};
 use tideline_protocol::sync::Initiator;
 use tideline_protocol::value::Value;
 use tideline_protocol::wire::{
     decode_frame, encode_frame, fingerprint, Frame, Groups, Request, Salt,
+};
+use tideline_protocol::write::{
+    self, Author, LocalWrite, WriteContext, WriteOp, DOC_ID_RANDOM_BYTES,
 };
 
 use crate::events::{object, EventBuilder};
@@ -108,58 +109,86 @@ impl World {
         }
     }
 
+    /// Creates, updates or removes a document through the real local write path.
     pub(super) fn write(&mut self, replica: usize) {
         let group = self.pick_group(replica);
-        let docs = self.replicas[replica]
+        // Only documents a user sees (present and not removed) take edits, as in the client.
+        let docs: Vec<DocKey> = self.replicas[replica]
             .store
             .docs(&group, COLLECTION)
-            .expect("the memory store never fails");
-        let timestamp = self.next_timestamp(replica);
+            .expect("the memory store never fails")
+            .into_iter()
+            .filter(|(_, state)| state.value.is_some())
+            .map(|(key, _)| key)
+            .collect();
         let dice = self.rng.below(100);
-        let (target, base, op) = if docs.is_empty() || dice < 35 {
+        let op = if docs.is_empty() || dice < 35 {
             let fields = vec![
                 ("n".to_owned(), self.value()),
                 ("title".to_owned(), self.value()),
             ];
-            (
-                DocId::new(timestamp.wall_ms, self.rng.bytes()),
-                Vec::new(),
-                Op::Create(Value::Object(fields)),
-            )
+            WriteOp::Create(Value::Object(fields))
         } else {
-            let (key, state) = &docs[self.rng.below(docs.len() as u64) as usize];
-            let op = if dice < 90 {
-                // One or two of a few fields, sorted, set or deleted.
-                let mut entries = Vec::new();
-                for field in ["n", "tags", "title"] {
-                    if self.rng.below(2) == 0 {
-                        let value = (self.rng.below(5) != 0).then(|| self.value());
-                        entries.push((FieldPath(vec![field.to_owned()]), value));
-                    }
+            let target = docs[self.rng.below(docs.len() as u64) as usize].target;
+            if dice < 90 {
+                WriteOp::Update {
+                    target,
+                    patch: self.patch(),
                 }
-                if entries.is_empty() {
-                    entries.push((FieldPath(vec!["n".to_owned()]), Some(self.value())));
-                }
-                Op::Update(Patch(entries))
             } else {
-                Op::Remove
-            };
-            (key.target, state.heads.clone(), op)
+                WriteOp::Remove { target }
+            }
         };
-        let event = EventBuilder::new(op)
-            .group(&group)
-            .collection(COLLECTION)
-            .target(target)
-            .at(timestamp.wall_ms)
-            .counter(timestamp.counter)
-            .creator(&self.users[self.replicas[replica].user].name)
-            .origin(self.replicas[replica].origin)
-            .base(base)
-            .build();
-        // A document with more heads than an event's base may name cannot take a plain edit
-        // from here; the writer would resolve first. Skip it.
-        if let Ok(event) = event.seal() {
-            self.written(replica, event);
+        // Only a create uses the random bytes: drawing them for it alone keeps each seed's
+        // sequence of draws what it was when the simulation wrote events itself.
+        let random = match op {
+            WriteOp::Create(_) => self.rng.bytes(),
+            _ => [0; DOC_ID_RANDOM_BYTES],
+        };
+        self.local_write(replica, &group, op, random);
+    }
+
+    /// One or two of a few fields, sorted, set or deleted.
+    fn patch(&mut self) -> Patch {
+        let mut entries = Vec::new();
+        for field in ["n", "tags", "title"] {
+            if self.rng.below(2) == 0 {
+                let value = (self.rng.below(5) != 0).then(|| self.value());
+                entries.push((FieldPath(vec![field.to_owned()]), value));
+            }
+        }
+        if entries.is_empty() {
+            entries.push((FieldPath(vec!["n".to_owned()]), Some(self.value())));
+        }
+        Patch(entries)
+    }
+
+    /// Seals `op` with the replica's clock and identity through `tideline_protocol::write`, the
+    /// client's own write path, then applies it like any event the replica holds.
+    fn local_write(&mut self, replica: usize, group: &str, op: WriteOp, random: [u8; 10]) {
+        let user = self.users[self.replicas[replica].user].name.clone();
+        let author = Author {
+            user: &user,
+            replica: self.replicas[replica].origin,
+        };
+        let context = WriteContext {
+            now_ms: self.clock_ms(replica),
+            random,
+        };
+        let write = LocalWrite {
+            group,
+            collection: COLLECTION,
+            op,
+        };
+        let last = self.replicas[replica].hlc;
+        // A refused write (a document with more heads than a base may name, a conflict already
+        // resolved) is what a person would see as an error: nothing is written.
+        if let Ok(local) = write::seal(&self.replicas[replica].store, author, last, context, write)
+        {
+            self.replicas[replica].hlc = local.hlc();
+            // Applied through `written`, not `write::write`, so the mutations that wrap the
+            // apply see the replica's own events too.
+            self.written(replica, local.into_event());
         }
     }
 
@@ -191,19 +220,12 @@ impl World {
             (Some(value), _) if !at_root => Decision::Keep(value.clone()),
             _ => Decision::Delete,
         };
-        let timestamp = self.next_timestamp(replica);
-        let event = resolution(
-            &doc,
-            &state,
-            conflict,
+        let op = WriteOp::Resolve {
+            target: doc.target,
+            conflict: conflict_id,
             decision,
-            &user,
-            self.replicas[replica].origin,
-            timestamp,
-        );
-        if let Ok(event) = event.seal() {
-            self.written(replica, event);
-        }
+        };
+        self.local_write(replica, &doc.group, op, [0; DOC_ID_RANDOM_BYTES]);
     }
 
     pub(super) fn written(&mut self, replica: usize, event: VerifiedEvent) {
