@@ -118,42 +118,8 @@ pub async fn run(
         path: config.data_dir.clone(),
         source,
     })?;
-    let verifier = match &config.jwt_eddsa_public_key_pem {
-        Some(pem) => auth::Verifier::eddsa(pem)?,
-        None => {
-            let secret_path = config.data_dir.join(SECRET_FILE_NAME);
-            let (secret, created) = auth::secret_load_or_create(&secret_path)?;
-            if created {
-                tracing::info!(
-                    path = %secret_path.display(),
-                    "first start: created the token secret; mint a development token with \
-                     `tideline-server token --data-dir {} --user alice --groups g1,g2`",
-                    config.data_dir.display()
-                );
-            }
-            auth::Verifier::hs256(&secret)
-        }
-    };
-
-    let store_path = config.data_dir.join(STORE_DIR_NAME);
-    let store = {
-        let opened_path = store_path.clone();
-        // Opening replays the write-ahead log, which can take a while after a crash.
-        tokio::task::spawn_blocking(move || {
-            RocksStore::open(&opened_path, StoreOptions { sync_writes: true })
-        })
-        .await
-        .map_err(|error| ServerError::Writer(format!("opening the store panicked: {error}")))?
-        .map_err(|source| ServerError::Store {
-            path: store_path.clone(),
-            source,
-        })?
-    };
-    // The writer takes the write lock for each apply and commit; responders take read locks.
-    // RocksDB would allow reads during a write, but `replica::apply` reads the tree before it
-    // writes, and a responder reading half of a batch is impossible anyway because the batch
-    // is atomic; the lock keeps the single-writer rule visible in the types.
-    let store = Arc::new(RwLock::new(store));
+    let verifier = verifier_load(&config)?;
+    let store = store_open(&config).await?;
     let metrics = Arc::new(metrics::Metrics::new());
     let (live_sender, _) = broadcast::channel(LIVE_BATCHES_BUFFERED_MAX);
     let (writer, writer_task) = writer::spawn(
@@ -177,37 +143,7 @@ pub async fn run(
         tracker: tracker.clone(),
     });
     tracing::info!(addr = %local_addr, data_dir = %config.data_dir.display(), "listening");
-
-    // One permit per open connection: when all are taken the loop stops accepting and new
-    // connections wait in the kernel's backlog.
-    let connections = Arc::new(Semaphore::new(config.connections_max));
-    loop {
-        let permit = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            permit = Arc::clone(&connections).acquire_owned() => {
-                permit.expect("the connection semaphore is never closed")
-            }
-        };
-        let (stream, peer) = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    tracing::warn!(%error, "accept failed; retrying");
-                    tokio::time::sleep(Duration::from_millis(ACCEPT_RETRY_DELAY_MS)).await;
-                    continue;
-                }
-            },
-        };
-        tracker.spawn(routes::connection_serve(
-            Arc::clone(&state),
-            stream,
-            peer,
-            permit,
-            config.header_read_timeout,
-            config.write_timeout,
-        ));
-    }
+    connections_accept(&listener, &state, &config, &shutdown).await;
 
     tracing::info!("shutting down: finishing in-flight requests");
     drop(listener);
@@ -221,4 +157,83 @@ pub async fn run(
         .map_err(|error| ServerError::Writer(error.to_string()))?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The token verifier: EdDSA with the configured public key, or HS256 with the data
+/// directory's secret, created on first start.
+fn verifier_load(config: &ServerConfig) -> Result<auth::Verifier, ServerError> {
+    if let Some(pem) = &config.jwt_eddsa_public_key_pem {
+        return Ok(auth::Verifier::eddsa(pem)?);
+    }
+    let secret_path = config.data_dir.join(SECRET_FILE_NAME);
+    let (secret, created) = auth::secret_load_or_create(&secret_path)?;
+    if created {
+        tracing::info!(
+            path = %secret_path.display(),
+            "first start: created the token secret; mint a development token with \
+             `tideline-server token --data-dir {} --user alice --groups g1,g2`",
+            config.data_dir.display()
+        );
+    }
+    Ok(auth::Verifier::hs256(&secret))
+}
+
+/// Opens the store in the data directory, off the async workers: opening replays the
+/// write-ahead log, which can take a while after a crash.
+async fn store_open(config: &ServerConfig) -> Result<Arc<RwLock<RocksStore>>, ServerError> {
+    let store_path = config.data_dir.join(STORE_DIR_NAME);
+    let opened_path = store_path.clone();
+    let store = tokio::task::spawn_blocking(move || {
+        RocksStore::open(&opened_path, StoreOptions { sync_writes: true })
+    })
+    .await
+    .map_err(|error| ServerError::Writer(format!("opening the store panicked: {error}")))?
+    .map_err(|source| ServerError::Store {
+        path: store_path,
+        source,
+    })?;
+    // The writer takes the write lock for each apply and commit; responders take read locks.
+    // RocksDB would allow reads during a write, but `replica::apply` reads the tree before it
+    // writes, and a responder reading half of a batch is impossible anyway because the batch
+    // is atomic; the lock keeps the single-writer rule visible in the types.
+    Ok(Arc::new(RwLock::new(store)))
+}
+
+/// Accepts connections until `shutdown` fires, each served on its own task.
+async fn connections_accept(
+    listener: &TcpListener,
+    state: &Arc<routes::AppState>,
+    config: &ServerConfig,
+    shutdown: &CancellationToken,
+) {
+    // One permit per open connection: when all are taken the loop stops accepting and new
+    // connections wait in the kernel's backlog.
+    let connections = Arc::new(Semaphore::new(config.connections_max));
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            permit = Arc::clone(&connections).acquire_owned() => {
+                permit.expect("the connection semaphore is never closed")
+            }
+        };
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(ACCEPT_RETRY_DELAY_MS)).await;
+                    continue;
+                }
+            },
+        };
+        state.tracker.spawn(routes::connection_serve(
+            Arc::clone(state),
+            stream,
+            peer,
+            permit,
+            config.header_read_timeout,
+            config.write_timeout,
+        ));
+    }
 }
