@@ -19,7 +19,7 @@ const USERS: [&str; 3] = ["alice", "bob", "nobody"];
 /// Documents with concurrent edits by alice and bob, so that inboxes fill, plus enough
 /// unrelated events to give each group's tree branches.
 fn events() -> Vec<VerifiedEvent> {
-    // Every event here is on document `[target; 16]` of collection `c`, from one replica.
+    // The contested events: on document `[target; 16]` of collection `c`, from one replica.
     let on = |event: EventBuilder, group: &str, creator: &str, target: u8, wall_ms: u64| {
         event
             .group(group)
