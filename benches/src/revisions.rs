@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 
 use anyhow::ensure;
 use tideline_protocol::event::VerifiedEvent;
-use tideline_protocol::event::{DocId, EventId, FieldPath, Op, Patch, ReplicaId};
+use tideline_protocol::event::{DocId, EventId, FieldPath, Hlc, Op, Patch, ReplicaId};
 use tideline_protocol::sim::Rng;
 use tideline_protocol::tree::Key;
 use tideline_protocol::value::Value;
