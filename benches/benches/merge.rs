@@ -19,12 +19,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use tideline_protocol::event::{
-    DocId, Event, EventId, FieldPath, Hlc, Op, Patch, ReplicaId, VerifiedEvent,
-};
+use tideline_protocol::event::{DocId, EventId, FieldPath, Op, Patch, ReplicaId, VerifiedEvent};
 use tideline_protocol::replica::{apply, replay};
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::value::Value;
+use tideline_testkit::events::{patch, EventBuilder};
 use tideline_testkit::generate::Rng;
 
 const GROUP: &str = "g";
@@ -89,12 +88,12 @@ fn history(seed: u64, events_len: usize, docs_len: usize) -> History {
     for step in 0..events_len {
         let doc = &mut docs[rng.below(docs_len as u64) as usize];
         let creator = USERS[rng.below(USERS.len() as u64) as usize];
-        let mut base = if rng.below(5) == 0 {
+        // The builder sorts the base, as a valid event's must be.
+        let base = if rng.below(5) == 0 {
             doc.heads_before.clone()
         } else {
             doc.heads.clone()
         };
-        base.sort();
         let op = if doc.first.is_none() || (doc.removed && rng.below(2) == 0) {
             doc.removed = false;
             Op::Create(Value::Object(vec![
@@ -125,21 +124,17 @@ fn history(seed: u64, events_len: usize, docs_len: usize) -> History {
             patch.sort_by(|left, right| left.0.cmp(&right.0));
             Op::Update(Patch(patch))
         };
-        let event = Event {
-            group: GROUP.to_owned(),
-            collection: COLLECTION.to_owned(),
-            target: doc.target,
-            timestamp: Hlc {
-                wall_ms: START_MS + 1 + step as u64 * 10 + rng.below(10),
-                counter: 0,
-            },
-            creator: creator.to_owned(),
-            origin: ReplicaId([rng.below(USERS.len() as u64) as u8; 16]),
-            base,
-            op,
-        }
-        .seal()
-        .expect("generated events are valid");
+        // The arguments are evaluated in order, so the generator draws the time before the
+        // origin, as it always has: the history stays the same for a seed.
+        let event = EventBuilder::new(op)
+            .group(GROUP)
+            .collection(COLLECTION)
+            .target(doc.target)
+            .at(START_MS + 1 + step as u64 * 10 + rng.below(10))
+            .creator(creator)
+            .origin(ReplicaId([rng.below(USERS.len() as u64) as u8; 16]))
+            .base(base)
+            .seal();
         doc.heads_before = doc.heads.clone();
         doc.heads.retain(|head| !event.event.base.contains(head));
         doc.heads.push(event.id);
@@ -153,24 +148,16 @@ fn history(seed: u64, events_len: usize, docs_len: usize) -> History {
 /// document's first event and whose timestamp is before every generated one.
 fn late_event(history: &History, number: usize) -> VerifiedEvent {
     let doc = &history.docs[number % history.docs.len()];
-    Event {
-        group: GROUP.to_owned(),
-        collection: COLLECTION.to_owned(),
-        target: doc.target,
-        timestamp: Hlc {
-            wall_ms: START_MS,
-            counter: number as u32,
-        },
-        creator: "erin".to_owned(),
-        origin: ReplicaId([0xee; 16]),
-        base: doc.first.into_iter().collect(),
-        op: Op::Update(Patch(vec![(
-            field(&["late"]),
-            Some(Value::Int(number as i64)),
-        )])),
-    }
-    .seal()
-    .expect("late events are valid")
+    EventBuilder::update(patch([("late", Some(Value::Int(number as i64)))]))
+        .group(GROUP)
+        .collection(COLLECTION)
+        .target(doc.target)
+        .at(START_MS)
+        .counter(number as u32)
+        .creator("erin")
+        .origin(ReplicaId([0xee; 16]))
+        .base(doc.first)
+        .seal()
 }
 
 fn materialize_100000(c: &mut Criterion) {

@@ -19,10 +19,11 @@ use std::collections::{HashMap, HashSet};
 
 use anyhow::ensure;
 use tideline_protocol::event::VerifiedEvent;
-use tideline_protocol::event::{DocId, Event, EventId, FieldPath, Hlc, Op, Patch, ReplicaId};
+use tideline_protocol::event::{DocId, EventId, FieldPath, Hlc, Op, Patch, ReplicaId};
 use tideline_protocol::tree::Key;
 use tideline_protocol::value::Value;
 use tideline_protocol::wire::{Groups, Salt};
+use tideline_testkit::events::EventBuilder;
 use tideline_testkit::generate::Rng;
 
 use crate::bulk::{store_build, store_fill};
@@ -139,27 +140,21 @@ fn event(
             Some(Value::String(text(rng, model.value_bytes))),
         )])),
     };
-    Event {
-        group: "g".to_owned(),
-        collection: "notes".to_owned(),
-        target: doc_id(rank),
-        timestamp: Hlc {
-            wall_ms,
-            counter: 0,
-        },
-        creator: "bench".to_owned(),
-        origin: ReplicaId(rng.bytes()),
-        // An update names the head it was written on; the history is keys only, so the head
-        // is a random id of the right size.
-        base: if field.is_some() {
-            vec![EventId(rng.bytes())]
-        } else {
-            Vec::new()
-        },
-        op,
-    }
-    .seal()
-    .expect("model events are valid")
+    // The origin is drawn before the base, as it always was: the model's events stay the same
+    // for a seed.
+    let origin = ReplicaId(rng.bytes());
+    // An update names the head it was written on; the history is keys only, so the head is a
+    // random id of the right size.
+    let base = field.is_some().then(|| EventId(rng.bytes()));
+    EventBuilder::new(op)
+        .group("g")
+        .collection("notes")
+        .target(doc_id(rank))
+        .at(wall_ms)
+        .creator("bench")
+        .origin(origin)
+        .base(base)
+        .seal()
 }
 
 /// Runs the model.

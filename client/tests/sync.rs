@@ -1,11 +1,11 @@
-//! Replicas that sync through a stand-in server over real HTTP on 127.0.0.1.
+//! Replicas that sync with the real server, run in process, over real HTTP on 127.0.0.1.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{token, StandIn};
+use common::{token, TestServer};
 use serde_json::json;
 use tideline_client::{ClientError, Replica, WatchEvent};
 use tideline_protocol::event::VerifiedEvent;
@@ -15,8 +15,8 @@ use tideline_protocol::store::ReadStore;
 use tideline_protocol::tree::Path;
 use tokio_util::sync::CancellationToken;
 
-fn replica(dir: &tempfile::TempDir, server: &StandIn, user: &str, groups: &[&str]) -> Replica {
-    Replica::init(dir.path(), &server.url, &token(user, groups)).unwrap()
+fn replica(dir: &tempfile::TempDir, server: &TestServer, user: &str, groups: &[&str]) -> Replica {
+    Replica::init(dir.path(), &server.url, &server.token(user, groups)).unwrap()
 }
 
 /// Every event of a group in a replica's store.
@@ -51,7 +51,7 @@ fn assert_consistent(replica: &Replica, group: &str, collections: &[&str]) {
 #[tokio::test]
 async fn two_replicas_converge_after_editing_offline() {
     // Guards against a sync that loses, duplicates or misorders events in either direction.
-    let server = StandIn::start().await;
+    let server = TestServer::start().await;
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut alice = replica(&dir_a, &server, "alice", &["team", "alice-only"]);
     let mut bob = replica(&dir_b, &server, "bob", &["team"]);
@@ -84,7 +84,7 @@ async fn two_replicas_converge_after_editing_offline() {
     assert_eq!(third.events_sent, 0);
 
     assert_eq!(alice.root("team").unwrap(), bob.root("team").unwrap());
-    assert_eq!(alice.root("team").unwrap(), server.root("team"));
+    assert_eq!(alice.root("team").unwrap(), server.root("team").await);
     assert_eq!(
         alice.find("team", "notes").unwrap(),
         bob.find("team", "notes").unwrap()
@@ -105,7 +105,7 @@ async fn two_replicas_converge_after_editing_offline() {
 async fn the_same_field_edited_twice_is_one_conflict_for_the_loser() {
     // Guards against a concurrent edit that is silently lost, shown to the wrong user, or that
     // stays open after someone resolved it.
-    let server = StandIn::start().await;
+    let server = TestServer::start().await;
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut alice = replica(&dir_a, &server, "alice", &["team"]);
     let mut bob = replica(&dir_b, &server, "bob", &["team"]);
@@ -165,7 +165,7 @@ async fn an_interrupted_sync_leaves_a_consistent_replica_and_the_next_one_comple
     // documents disagree with its events, or that cannot finish the exchange later.
     let mut rounds_full = 0;
     for interrupted_after in 1..=2 {
-        let server = StandIn::start().await;
+        let server = TestServer::start().await;
         let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let mut alice = replica(&dir_a, &server, "alice", &["team", "work"]);
         let mut bob = replica(&dir_b, &server, "bob", &["team", "work"]);
@@ -197,10 +197,10 @@ async fn an_interrupted_sync_leaves_a_consistent_replica_and_the_next_one_comple
         bob.sync().await.unwrap();
         for group in ["team", "work"] {
             assert_eq!(alice.root(group).unwrap(), bob.root(group).unwrap());
-            assert_eq!(alice.root(group).unwrap(), server.root(group));
+            assert_eq!(alice.root(group).unwrap(), server.root(group).await);
             assert_consistent(&alice, group, &["notes", "tasks"]);
         }
-        assert_eq!(server.events_len(), 400);
+        assert_eq!(server.events_len().await, 400);
         assert_eq!(alice.find("work", "tasks").unwrap().len(), 100);
         assert_eq!(bob.find("team", "notes").unwrap().len(), 100);
     }
@@ -211,7 +211,7 @@ async fn an_interrupted_sync_leaves_a_consistent_replica_and_the_next_one_comple
 #[tokio::test]
 async fn a_group_outside_the_token_is_refused_before_any_request() {
     // Guards against the client writing events the server would reject at every sync.
-    let server = StandIn::start().await;
+    let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut alice = replica(&dir, &server, "alice", &["team"]);
     let error = alice
@@ -226,13 +226,13 @@ async fn a_group_outside_the_token_is_refused_before_any_request() {
     assert_eq!(server.requests(), 0);
     let report = alice.sync().await.unwrap();
     assert_eq!(report.events_sent, 0);
-    assert_eq!(server.events_len(), 0);
+    assert_eq!(server.events_len().await, 0);
 }
 
 #[tokio::test]
 async fn wire_bytes_count_more_than_frame_bytes() {
     // Guards against wire counters that miss the HTTP headers, or that count frames only.
-    let server = StandIn::start().await;
+    let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut alice = replica(&dir, &server, "alice", &["team"]);
     for index in 0..5 {
@@ -257,7 +257,7 @@ async fn wire_bytes_count_more_than_frame_bytes() {
 async fn a_server_error_frame_becomes_a_typed_error() {
     // Guards against the server's refusal being reported as a transport failure, or retried
     // forever by watch.
-    let server = StandIn::start().await;
+    let server = TestServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut alice = replica(&dir, &server, "alice", &["team"]);
     alice.create("team", "notes", &json!({"n": 1})).unwrap();
@@ -267,7 +267,7 @@ async fn a_server_error_frame_becomes_a_typed_error() {
     let config_path = dir.path().join("config.json");
     let mut config: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
-    config["token"] = json!(token("mallory", &["team"]));
+    config["token"] = json!(server.token("mallory", &["team"]));
     std::fs::write(&config_path, config.to_string()).unwrap();
     let mut mallory = Replica::open(dir.path()).unwrap();
     let error = mallory.sync().await.unwrap_err();
@@ -302,7 +302,7 @@ async fn a_server_error_frame_becomes_a_typed_error() {
 async fn watch_applies_pushed_events_and_stops_on_cancel() {
     // Guards against a watching replica that misses events another replica sends, or that
     // does not stop when asked.
-    let server = StandIn::start().await;
+    let server = TestServer::start().await;
     let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut alice = replica(&dir_a, &server, "alice", &["team"]);
     let mut bob = replica(&dir_b, &server, "bob", &["team"]);

@@ -34,29 +34,23 @@ pub(crate) fn conflicts_json<S: ReadStore + ?Sized>(
 mod tests {
     use super::*;
     use serde_json::json;
-    use tideline_protocol::event::{DocId, Event, Hlc, Op, ReplicaId};
+    use tideline_protocol::event::{DocId, ReplicaId};
     use tideline_protocol::replica;
     use tideline_protocol::store::MemoryStore;
     use tideline_protocol::value::Value;
     use tideline_protocol::wire::Groups;
+    use tideline_testkit::events::{create_titled, patch, EventBuilder};
 
-    fn create(creator: &str, wall_ms: u64, text: &str) -> Event {
-        Event {
-            group: "g1".into(),
-            collection: "notes".into(),
-            target: DocId([1; 16]),
-            timestamp: Hlc {
-                wall_ms,
-                counter: 0,
-            },
-            creator: creator.into(),
-            origin: ReplicaId([2; 16]),
-            base: Vec::new(),
-            op: Op::Create(Value::Object(vec![(
-                "title".into(),
-                Value::String(text.into()),
-            )])),
-        }
+    /// `event` in group g1, on the one document these tests use, from one replica.
+    fn on_doc(event: EventBuilder) -> EventBuilder {
+        event
+            .group("g1")
+            .target(DocId([1; 16]))
+            .origin(ReplicaId([2; 16]))
+    }
+
+    fn create(creator: &str, wall_ms: u64, text: &str) -> EventBuilder {
+        on_doc(create_titled(creator, wall_ms, text))
     }
 
     #[test]
@@ -65,8 +59,8 @@ mod tests {
         // token does not cover.
         let mut store = MemoryStore::new();
         let events = [
-            create("alice", 1_000, "a").seal().unwrap(),
-            create("bob", 2_000, "b").seal().unwrap(),
+            create("alice", 1_000, "a").seal(),
+            create("bob", 2_000, "b").seal(),
         ];
         replica::apply(&mut store, &events).unwrap();
         let mut listed = Vec::new();
@@ -105,23 +99,13 @@ mod tests {
 
     /// A field conflict won by an update that set `title` to `winning` (`None`: deleted it).
     fn provisional_of(winning: Option<Value>) -> Json {
-        let created = create("alice", 1_000, "a").seal().unwrap();
+        let created = create("alice", 1_000, "a").seal();
         let update = |creator: &str, wall_ms: u64, value: Option<Value>| {
-            Event {
-                timestamp: Hlc {
-                    wall_ms,
-                    counter: 0,
-                },
-                creator: creator.into(),
-                base: vec![created.id],
-                op: Op::Update(tideline_protocol::event::Patch(vec![(
-                    tideline_protocol::event::FieldPath(vec!["title".into()]),
-                    value,
-                )])),
-                ..create(creator, wall_ms, "")
-            }
-            .seal()
-            .unwrap()
+            on_doc(EventBuilder::update(patch([("title", value)])))
+                .creator(creator)
+                .at(wall_ms)
+                .base([created.id])
+                .seal()
         };
         let mut store = MemoryStore::new();
         let events = [

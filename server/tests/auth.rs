@@ -13,7 +13,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::wire::{encode_frame, ErrorCode, Groups};
-use tideline_server::{auth, ServerConfig, SECRET_FILE_NAME};
+use tideline_server::{auth, SECRET_FILE_NAME};
+use tideline_testkit::server::InProcessServer;
 
 /// The Ed25519 key pair of RFC 8410, section 10.
 const ED25519_PRIVATE_PEM: &str = "-----BEGIN PRIVATE KEY-----
@@ -38,9 +39,8 @@ fn claims(audience: &str, exp: u64) -> serde_json::Value {
 async fn bad_tokens_are_unauthorized() {
     // Guards against any token the server did not issue, or issued for something else,
     // opening a session.
-    let directory = tempfile::tempdir().unwrap();
-    let server = TestServer::start(directory.path()).await;
-    let secret = auth::secret_load(&directory.path().join(SECRET_FILE_NAME)).unwrap();
+    let server = InProcessServer::start().await;
+    let secret = auth::secret_load(&server.data_dir().join(SECRET_FILE_NAME)).unwrap();
     let key = EncodingKey::from_secret(&secret);
     let hour_ahead = now_s() + 3600;
 
@@ -119,7 +119,7 @@ async fn bad_tokens_are_unauthorized() {
             } else {
                 Vec::new()
             };
-            let response = request(server.addr, method, path, token.as_deref(), body).await;
+            let response = request(server.addr(), method, path, token.as_deref(), body).await;
             assert_eq!(
                 response.status,
                 StatusCode::UNAUTHORIZED,
@@ -133,7 +133,7 @@ async fn bad_tokens_are_unauthorized() {
 
     // The same claims, signed properly, pass.
     let good = sign(Algorithm::HS256, &key, &claims("tideline", hour_ahead));
-    let response = request(server.addr, Method::POST, "/v1/sync", Some(&good), body).await;
+    let response = request(server.addr(), Method::POST, "/v1/sync", Some(&good), body).await;
     assert_eq!(response.status, StatusCode::OK);
     server.stop().await;
 }
@@ -141,12 +141,12 @@ async fn bad_tokens_are_unauthorized() {
 #[tokio::test]
 async fn an_eddsa_server_accepts_only_eddsa_tokens() {
     // Guards against an operator's EdDSA key being bypassed with an HS256 token.
-    let directory = tempfile::tempdir().unwrap();
-    let mut config = ServerConfig::new(directory.path());
-    config.jwt_eddsa_public_key_pem = Some(ED25519_PUBLIC_PEM.as_bytes().to_vec());
-    let server = TestServer::start_with(config).await;
+    let server = InProcessServer::start_with(|config| {
+        config.jwt_eddsa_public_key_pem = Some(ED25519_PUBLIC_PEM.as_bytes().to_vec());
+    })
+    .await;
     assert!(
-        !directory.path().join(SECRET_FILE_NAME).exists(),
+        !server.data_dir().join(SECRET_FILE_NAME).exists(),
         "no HS256 secret is made when EdDSA is configured"
     );
     let private = EncodingKey::from_ed_pem(ED25519_PRIVATE_PEM.as_bytes()).unwrap();
@@ -158,7 +158,7 @@ async fn an_eddsa_server_accepts_only_eddsa_tokens() {
     let groups = Groups::new(["g1"]).unwrap();
     let mut client = MemoryStore::new();
     tideline_protocol::replica::apply(&mut client, &events(1, "g1", "alice", 5)).unwrap();
-    let session = sync_session(server.addr, &eddsa, &groups, &mut client, salt(1)).await;
+    let session = sync_session(server.addr(), &eddsa, &groups, &mut client, salt(1)).await;
     assert!(session.rounds >= 1);
 
     let hs256 = auth::mint_hs256(
@@ -170,7 +170,7 @@ async fn an_eddsa_server_accepts_only_eddsa_tokens() {
     )
     .unwrap();
     let body = encode_frame(&push_frame(&groups, salt(2), &[]));
-    let response = request(server.addr, Method::POST, "/v1/sync", Some(&hs256), body).await;
+    let response = request(server.addr(), Method::POST, "/v1/sync", Some(&hs256), body).await;
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     server.stop().await;
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::Command;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +12,7 @@ use hyper::{Method, StatusCode};
 use tideline_protocol::event::EventId;
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::wire::{encode_frame, Groups};
+use tokio::task::JoinHandle;
 
 /// Concurrent pushers, events per push, and acknowledged events to wait for before the kill.
 const PUSHERS: usize = 4;
@@ -20,42 +21,58 @@ const ACKNOWLEDGED_BEFORE_KILL: usize = 400;
 /// Most pushes one pusher makes, so the test ends even if the kill never lands.
 const PUSHES_PER_PUSHER_MAX: usize = 10_000;
 
+/// The events of every push that got a 200, filled by the pushers.
+type Acknowledged = Arc<Mutex<Vec<EventId>>>;
+
+/// Starts `PUSHERS` tasks that push batches of `EVENTS_PER_PUSH` events to the server at `addr`
+/// back to back, and record in `acknowledged` the events of each push that got a 200. Pusher
+/// `pusher`'s batch number `push` comes from seed `seed_of(pusher, push)`. A pusher stops when
+/// the server is gone, or after `PUSHES_PER_PUSHER_MAX` pushes.
+fn pushers_start(
+    addr: SocketAddr,
+    token: &Arc<String>,
+    groups: &Groups,
+    acknowledged: &Acknowledged,
+    seed_of: impl Fn(usize, usize) -> u64 + Copy + Send + 'static,
+) -> Vec<JoinHandle<()>> {
+    (0..PUSHERS)
+        .map(|pusher| {
+            let token = Arc::clone(token);
+            let groups = groups.clone();
+            let acknowledged = Arc::clone(acknowledged);
+            tokio::spawn(async move {
+                for push in 0..PUSHES_PER_PUSHER_MAX {
+                    let batch = events(seed_of(pusher, push), "g1", "alice", EVENTS_PER_PUSH);
+                    let body = encode_frame(&push_frame(&groups, salt(pusher as u8), &batch));
+                    match try_request(addr, Method::POST, "/v1/sync", Some(token.as_str()), body)
+                        .await
+                    {
+                        Ok(response) if response.status == StatusCode::OK => acknowledged
+                            .lock()
+                            .unwrap()
+                            .extend(batch.iter().map(|event| event.id)),
+                        Ok(response) => panic!("push refused: {:?}", response.error()),
+                        // The server is gone: the kill landed.
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigkill_during_pushes_loses_no_acknowledged_event() {
     // Guards against acknowledging events before they are durable: after a SIGKILL in the
     // middle of concurrent pushes, every event whose request got a 200 is still there.
-    let directory = tempfile::tempdir().unwrap();
-    let (mut child, addr) = server_spawn(directory.path());
-    healthz_wait(addr).await;
-    let token = Arc::new(token_for(directory.path(), "alice", &["g1"]));
+    let mut server = server_process().await;
+    let addr = server.addr();
+    let token = Arc::new(server.token("alice", &["g1"]));
     let groups = Groups::new(["g1"]).unwrap();
-    let acknowledged: Arc<Mutex<Vec<EventId>>> = Arc::default();
-
-    let mut pushers = Vec::new();
-    for pusher in 0..PUSHERS {
-        let token = Arc::clone(&token);
-        let groups = groups.clone();
-        let acknowledged = Arc::clone(&acknowledged);
-        pushers.push(tokio::spawn(async move {
-            for push in 0..PUSHES_PER_PUSHER_MAX {
-                let seed = (pusher * PUSHES_PER_PUSHER_MAX + push) as u64;
-                let batch = events(seed, "g1", "alice", EVENTS_PER_PUSH);
-                let body = encode_frame(&push_frame(&groups, salt(pusher as u8), &batch));
-                match try_request(addr, Method::POST, "/v1/sync", Some(token.as_str()), body).await
-                {
-                    Ok(response) if response.status == StatusCode::OK => {
-                        acknowledged
-                            .lock()
-                            .unwrap()
-                            .extend(batch.iter().map(|event| event.id));
-                    }
-                    Ok(response) => panic!("push refused: {:?}", response.error()),
-                    // The server is gone: the kill landed.
-                    Err(_) => return,
-                }
-            }
-        }));
-    }
+    let acknowledged: Acknowledged = Arc::default();
+    let pushers = pushers_start(addr, &token, &groups, &acknowledged, |pusher, push| {
+        (pusher * PUSHES_PER_PUSHER_MAX + push) as u64
+    });
 
     for _ in 0..600 {
         if acknowledged.lock().unwrap().len() >= ACKNOWLEDGED_BEFORE_KILL {
@@ -63,8 +80,7 @@ async fn sigkill_during_pushes_loses_no_acknowledged_event() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    child.kill().expect("SIGKILL the server");
-    child.wait().unwrap();
+    server.kill();
     for pusher in pushers {
         pusher.await.unwrap();
     }
@@ -75,10 +91,9 @@ async fn sigkill_during_pushes_loses_no_acknowledged_event() {
         acknowledged.len()
     );
 
-    let (mut child, addr) = server_spawn(directory.path());
-    healthz_wait(addr).await;
+    server.restart().await;
     let mut client = MemoryStore::new();
-    let session = sync_session(addr, &token, &groups, &mut client, salt(99)).await;
+    let session = sync_session(server.addr(), &token, &groups, &mut client, salt(99)).await;
     let lost = missing(&client, &acknowledged);
     assert!(
         lost.is_empty(),
@@ -90,12 +105,7 @@ async fn sigkill_during_pushes_loses_no_acknowledged_event() {
     assert!(session.events_received.len() >= acknowledged.len());
 
     // SIGTERM stops the server cleanly.
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
+    let exit = server.terminate();
     assert!(exit.success(), "the server exits 0 on SIGTERM: {exit:?}");
 }
 
@@ -118,18 +128,18 @@ async fn crash_campaign_sigkills_at_random_moments_and_loses_nothing() {
         .and_then(|text| text.parse().ok())
         .unwrap_or(1);
     let mut rng = tideline_testkit::generate::Rng::new(seed);
-    let directory = tempfile::tempdir().unwrap();
     let groups = Groups::new(["g1"]).unwrap();
     let mut reader = MemoryStore::new();
     let mut acknowledged_all: Vec<EventId> = Vec::new();
     let mut killed_while_pushing = 0usize;
     let started = std::time::Instant::now();
 
+    // Each kill is followed by a restart, so the loop always finds a server that just started.
+    let mut server = server_process().await;
     for kill in 0..kills {
-        let (mut child, addr) = server_spawn(directory.path());
-        healthz_wait(addr).await;
+        let addr = server.addr();
         // The store opened: everything acknowledged before the last kill must be served.
-        let token = Arc::new(token_for(directory.path(), "alice", &["g1"]));
+        let token = Arc::new(server.token("alice", &["g1"]));
         sync_session(addr, &token, &groups, &mut reader, salt(kill as u8)).await;
         let lost = missing(&reader, &acknowledged_all);
         assert!(
@@ -140,36 +150,16 @@ async fn crash_campaign_sigkills_at_random_moments_and_loses_nothing() {
             lost.first()
         );
 
-        let acknowledged: Arc<Mutex<Vec<EventId>>> = Arc::default();
-        let mut pushers = Vec::new();
-        for pusher in 0..PUSHERS {
-            let token = Arc::clone(&token);
-            let groups = groups.clone();
-            let acknowledged = Arc::clone(&acknowledged);
+        let acknowledged: Acknowledged = Arc::default();
+        let pushers = pushers_start(addr, &token, &groups, &acknowledged, move |pusher, push| {
             let base = seed
                 .wrapping_mul(1_000_003)
                 .wrapping_add((kill * PUSHERS + pusher) as u64 * PUSHES_PER_PUSHER_MAX as u64);
-            pushers.push(tokio::spawn(async move {
-                for push in 0..PUSHES_PER_PUSHER_MAX {
-                    let batch = events(base + push as u64, "g1", "alice", EVENTS_PER_PUSH);
-                    let body = encode_frame(&push_frame(&groups, salt(pusher as u8), &batch));
-                    match try_request(addr, Method::POST, "/v1/sync", Some(token.as_str()), body)
-                        .await
-                    {
-                        Ok(response) if response.status == StatusCode::OK => acknowledged
-                            .lock()
-                            .unwrap()
-                            .extend(batch.iter().map(|event| event.id)),
-                        Ok(response) => panic!("push refused: {:?}", response.error()),
-                        Err(_) => return,
-                    }
-                }
-            }));
-        }
+            base + push as u64
+        });
         let delay_ms = rng.below(CAMPAIGN_KILL_DELAY_MS_MAX + 1);
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
-        child.kill().expect("SIGKILL the server");
-        child.wait().unwrap();
+        server.kill();
         for pusher in pushers {
             pusher.await.unwrap();
         }
@@ -180,12 +170,11 @@ async fn crash_campaign_sigkills_at_random_moments_and_loses_nothing() {
             killed_while_pushing += 1;
         }
         acknowledged_all.extend(acknowledged);
+        server.restart().await;
     }
 
-    let (child, addr) = server_spawn(directory.path());
-    healthz_wait(addr).await;
-    let token = token_for(directory.path(), "alice", &["g1"]);
-    sync_session(addr, &token, &groups, &mut reader, salt(255)).await;
+    let token = server.token("alice", &["g1"]);
+    sync_session(server.addr(), &token, &groups, &mut reader, salt(255)).await;
     let lost = missing(&reader, &acknowledged_all);
     assert!(lost.is_empty(), "{} acknowledged events lost", lost.len());
     // Most kills must land while pushes flow, or the campaign tests nothing.
@@ -199,7 +188,5 @@ async fn crash_campaign_sigkills_at_random_moments_and_loses_nothing() {
         acknowledged_all.len(),
         started.elapsed().as_secs_f64()
     );
-    let mut child = child;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    server.kill();
 }

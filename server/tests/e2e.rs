@@ -4,18 +4,37 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::*;
 use hyper::{Method, StatusCode};
 use serde_json::json;
+use tempfile::TempDir;
 use tideline_client::{Replica, Written};
 use tideline_protocol::store::ReadStore;
+use tideline_testkit::server::ServerProcess;
 
-/// A replica in `root/name`, initialised against the server at `addr`.
-fn replica_new(root: &Path, name: &str, addr: std::net::SocketAddr, token: &str) -> Replica {
-    Replica::init(root.join(name), &format!("http://{addr}"), token).expect("replica init")
+/// The server binary, and a folder for the replicas that sync with it.
+struct Setup {
+    server: ServerProcess,
+    replicas: TempDir,
+}
+
+impl Setup {
+    async fn start() -> Setup {
+        Setup {
+            server: server_process().await,
+            replicas: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The replica in folder `name`, initialised against the server's current address with a
+    /// token for `user` with `groups`.
+    fn replica(&self, name: &str, user: &str, groups: &[&str]) -> Replica {
+        let token = self.server.token(user, groups);
+        Replica::init(self.replicas.path().join(name), &self.server.url(), &token)
+            .expect("replica init")
+    }
 }
 
 /// Every document of a collection, as the client prints them.
@@ -25,35 +44,17 @@ fn documents(replica: &Replica, group: &str, collection: &str) -> Vec<serde_json
     documents
 }
 
-/// Stops a child server with SIGTERM and checks it exits cleanly.
-fn server_stop(mut child: std::process::Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = child.wait().unwrap();
+/// Stops the server with SIGTERM and checks it exits cleanly.
+fn server_stop(server: &mut ServerProcess) {
+    let exit = server.terminate();
     assert!(exit.success(), "the server exits 0 on SIGTERM: {exit:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_users_edit_offline_and_converge() {
-    let data = tempfile::tempdir().unwrap();
-    let replicas = tempfile::tempdir().unwrap();
-    let (child, addr) = server_spawn(data.path());
-    healthz_wait(addr).await;
-    let mut alice = replica_new(
-        replicas.path(),
-        "alice",
-        addr,
-        &token_for(data.path(), "alice", &["team", "home"]),
-    );
-    let mut bob = replica_new(
-        replicas.path(),
-        "bob",
-        addr,
-        &token_for(data.path(), "bob", &["team"]),
-    );
+    let mut setup = Setup::start().await;
+    let mut alice = setup.replica("alice", "alice", &["team", "home"]);
+    let mut bob = setup.replica("bob", "bob", &["team"]);
 
     // Offline: each writes documents of its own, and alice one in a group bob is not in.
     let mut alice_docs = Vec::new();
@@ -109,22 +110,20 @@ async fn two_users_edit_offline_and_converge() {
     let idle = bob.sync().await.unwrap();
     assert_eq!(idle.rounds, 1);
     assert_eq!(idle.events_sent + idle.events_received, 0);
-    server_stop(child);
+    server_stop(&mut setup.server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_concurrent_edit_is_one_conflict_for_the_loser_resolved_from_another_replica() {
-    let data = tempfile::tempdir().unwrap();
-    let replicas = tempfile::tempdir().unwrap();
-    let (child, addr) = server_spawn(data.path());
-    healthz_wait(addr).await;
-    let alice_token = token_for(data.path(), "alice", &["team"]);
-    let bob_token = token_for(data.path(), "bob", &["team"]);
-    let mut alice = replica_new(replicas.path(), "alice", addr, &alice_token);
-    let mut bob = replica_new(replicas.path(), "bob", addr, &bob_token);
+    let mut setup = Setup::start().await;
+    let addr = setup.server.addr();
+    let alice_token = setup.server.token("alice", &["team"]);
+    let bob_token = setup.server.token("bob", &["team"]);
+    let mut alice = setup.replica("alice", "alice", &["team"]);
+    let mut bob = setup.replica("bob", "bob", &["team"]);
     // Second devices, which did not take part in the edit.
-    let mut alice_phone = replica_new(replicas.path(), "alice-phone", addr, &alice_token);
-    let mut bob_phone = replica_new(replicas.path(), "bob-phone", addr, &bob_token);
+    let mut alice_phone = setup.replica("alice-phone", "alice", &["team"]);
+    let mut bob_phone = setup.replica("bob-phone", "bob", &["team"]);
 
     let Written { doc, .. } = alice
         .create("team", "notes", &json!({"title": "Tides", "body": "draft"}))
@@ -240,32 +239,19 @@ async fn a_concurrent_edit_is_one_conflict_for_the_loser_resolved_from_another_r
     .await;
     let listed: serde_json::Value = serde_json::from_slice(&listed.body).unwrap();
     assert_eq!(listed, json!([]), "the server's inbox is empty too");
-    server_stop(child);
+    server_stop(&mut setup.server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_without_the_group_gets_a_clear_error_and_no_data() {
-    let data = tempfile::tempdir().unwrap();
-    let replicas = tempfile::tempdir().unwrap();
-    let (child, addr) = server_spawn(data.path());
-    healthz_wait(addr).await;
-    let mut alice = replica_new(
-        replicas.path(),
-        "alice",
-        addr,
-        &token_for(data.path(), "alice", &["team"]),
-    );
+    let mut setup = Setup::start().await;
+    let mut alice = setup.replica("alice", "alice", &["team"]);
     alice
         .create("team", "notes", &json!({"title": "secret plans"}))
         .unwrap();
     alice.sync().await.unwrap();
 
-    let mut mallory = replica_new(
-        replicas.path(),
-        "mallory",
-        addr,
-        &token_for(data.path(), "mallory", &["other"]),
-    );
+    let mut mallory = setup.replica("mallory", "mallory", &["other"]);
     mallory
         .create("other", "notes", &json!({"title": "hers"}))
         .unwrap();
@@ -287,38 +273,33 @@ async fn a_user_without_the_group_gets_a_clear_error_and_no_data() {
     // The server says the same to a client that skips its own check.
     let groups = tideline_protocol::wire::Groups::new(["other"]).unwrap();
     let stolen = events(7, "team", "mallory", 1);
-    let token = token_for(data.path(), "mallory", &["other"]);
-    let reply = sync_post(addr, &token, &push_frame(&groups, salt(3), &stolen)).await;
+    let token = setup.server.token("mallory", &["other"]);
+    let reply = sync_post(
+        setup.server.addr(),
+        &token,
+        &push_frame(&groups, salt(3), &stolen),
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.error().code.name(), "group_forbidden");
     alice.sync().await.unwrap();
     assert!(alice.store().event(&stolen[0].id).unwrap().is_none());
-    server_stop(child);
+    server_stop(&mut setup.server);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarts_and_sigkill_during_a_sync_lose_no_acknowledged_event() {
-    let data = tempfile::tempdir().unwrap();
-    let replicas = tempfile::tempdir().unwrap();
-    let (child, addr) = server_spawn(data.path());
-    healthz_wait(addr).await;
-    let alice_token = token_for(data.path(), "alice", &["team"]);
-    let mut alice = replica_new(replicas.path(), "alice", addr, &alice_token);
+    let mut setup = Setup::start().await;
+    let mut alice = setup.replica("alice", "alice", &["team"]);
     for index in 0..50 {
         alice.create("team", "notes", &json!({"n": index})).unwrap();
     }
     alice.sync().await.unwrap();
-    server_stop(child);
+    server_stop(&mut setup.server);
 
     // A clean restart keeps everything.
-    let (child, addr) = server_spawn(data.path());
-    healthz_wait(addr).await;
-    let mut bob = replica_new(
-        replicas.path(),
-        "bob",
-        addr,
-        &token_for(data.path(), "bob", &["team"]),
-    );
+    setup.server.restart().await;
+    let mut bob = setup.replica("bob", "bob", &["team"]);
     let report = bob.sync().await.unwrap();
     assert_eq!(report.events_received, 50);
 
@@ -332,8 +313,7 @@ async fn restarts_and_sigkill_during_a_sync_lose_no_acknowledged_event() {
         )
         .unwrap();
     }
-    let mut child = child;
-    let pid = child.id();
+    let pid = setup.server.pid();
     let killer = std::thread::spawn(move || {
         std::thread::sleep(std::time::Duration::from_millis(150));
         let status = Command::new("kill")
@@ -344,7 +324,7 @@ async fn restarts_and_sigkill_during_a_sync_lose_no_acknowledged_event() {
     });
     let interrupted = bob.sync().await;
     killer.join().unwrap();
-    child.wait().unwrap();
+    setup.server.wait();
     // Whether the kill landed mid-sync or after it, the replica stays usable and consistent.
     assert_eq!(documents(&bob, "team", "bulk").len(), 3000);
     if let Err(error) = &interrupted {
@@ -354,18 +334,12 @@ async fn restarts_and_sigkill_during_a_sync_lose_no_acknowledged_event() {
         );
     }
 
-    let (child, addr) = server_spawn(data.path());
-    healthz_wait(addr).await;
+    setup.server.restart().await;
     // The replica keeps its server URL; the new process listens elsewhere, so point the
     // replicas there (a folder is open in one `Replica` at a time).
     drop(bob);
     drop(alice);
-    let mut bob = Replica::init(
-        replicas.path().join("bob"),
-        &format!("http://{addr}"),
-        &token_for(data.path(), "bob", &["team"]),
-    )
-    .unwrap();
+    let mut bob = setup.replica("bob", "bob", &["team"]);
     let completed = bob.sync().await.unwrap();
     println!(
         "kill landed {}; the completing sync sent {} events",
@@ -376,12 +350,7 @@ async fn restarts_and_sigkill_during_a_sync_lose_no_acknowledged_event() {
         },
         completed.events_sent
     );
-    let mut alice = Replica::init(
-        replicas.path().join("alice"),
-        &format!("http://{addr}"),
-        &alice_token,
-    )
-    .unwrap();
+    let mut alice = setup.replica("alice", "alice", &["team"]);
     alice.sync().await.unwrap();
     assert_eq!(alice.root("team").unwrap(), bob.root("team").unwrap());
     assert_eq!(documents(&alice, "team", "bulk").len(), 3000);
@@ -394,5 +363,5 @@ async fn restarts_and_sigkill_during_a_sync_lose_no_acknowledged_event() {
     } else {
         assert!(completed.events_sent <= 3000);
     }
-    server_stop(child);
+    server_stop(&mut setup.server);
 }

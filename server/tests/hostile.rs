@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use hyper::{Method, StatusCode};
 use tokio::io::AsyncWriteExt;
 
-use common::{request, TestServer};
+use common::request;
+use tideline_testkit::server::InProcessServer;
 
 /// Pipelined requests each non-reading client sends: far more replies than the socket buffers
 /// between it and the server hold, so the server's writes block.
@@ -20,16 +21,16 @@ async fn clients_that_never_read_their_replies_lose_their_connections() {
     // server's writes block once the socket buffers fill, and without a write deadline the
     // connection (and its slot under connections_max) is held forever, so with every slot
     // taken nobody else is served.
-    let directory = tempfile::tempdir().unwrap();
-    let mut config = tideline_server::ServerConfig::new(directory.path());
-    config.connections_max = 2;
-    config.write_timeout = Duration::from_millis(500);
-    let server = TestServer::start_with(config).await;
+    let server = InProcessServer::start_with(|config| {
+        config.connections_max = 2;
+        config.write_timeout = Duration::from_millis(500);
+    })
+    .await;
 
     let pipelined = "GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n".repeat(PIPELINED_REQUESTS);
     let mut hogs = Vec::new();
     for _ in 0..2 {
-        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
         // The server may stop reading before it has all of them; that is fine.
         let _ = tokio::time::timeout(
             Duration::from_secs(2),
@@ -42,7 +43,7 @@ async fn clients_that_never_read_their_replies_lose_their_connections() {
     let started = Instant::now();
     let response = tokio::time::timeout(
         Duration::from_secs(20),
-        request(server.addr, Method::GET, "/healthz", None, Vec::new()),
+        request(server.addr(), Method::GET, "/healthz", None, Vec::new()),
     )
     .await
     .expect("the non-reading connections are closed and a new client is served");

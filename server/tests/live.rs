@@ -9,10 +9,11 @@ use bytes::{Buf, BytesMut};
 use common::*;
 use http_body_util::BodyExt;
 use hyper::{Method, StatusCode};
-use tideline_protocol::event::{DocId, Event, Hlc, Op, ReplicaId, VerifiedEvent};
+use tideline_protocol::event::{DocId, ReplicaId, VerifiedEvent};
 use tideline_protocol::store::MemoryStore;
-use tideline_protocol::value::Value;
 use tideline_protocol::wire::{decode_frame, encode_frame, Frame, Groups, Response};
+use tideline_testkit::events::create_titled;
+use tideline_testkit::server::InProcessServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// How long a test waits for something that should happen at once before it fails.
@@ -47,23 +48,38 @@ async fn record_next(body: &mut hyper::body::Incoming, buffer: &mut BytesMut) ->
 async fn the_live_stream_delivers_events_another_client_committed() {
     // Guards against a watching client missing a durable event of its groups, or seeing one
     // of a group its token does not cover.
-    let directory = tempfile::tempdir().unwrap();
-    let server = TestServer::start(directory.path()).await;
+    let mut server = InProcessServer::start().await;
     let watcher = server.token("bob", &["g1"]);
     let writer = server.token("alice", &["g1", "g2"]);
     let groups = Groups::new(["g1", "g2"]).unwrap();
 
-    let response = request_streaming(server.addr, Method::GET, "/v1/live", Some(&watcher), vec![])
-        .await
-        .unwrap();
+    let response = request_streaming(
+        server.addr(),
+        Method::GET,
+        "/v1/live",
+        Some(&watcher),
+        vec![],
+    )
+    .await
+    .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let mut body = response.into_body();
 
     let hidden = events(1, "g2", "alice", 2);
-    let pushed = sync_post(server.addr, &writer, &push_frame(&groups, salt(1), &hidden)).await;
+    let pushed = sync_post(
+        server.addr(),
+        &writer,
+        &push_frame(&groups, salt(1), &hidden),
+    )
+    .await;
     assert_eq!(pushed.status, StatusCode::OK);
     let shown = events(2, "g1", "alice", 3);
-    let pushed = sync_post(server.addr, &writer, &push_frame(&groups, salt(2), &shown)).await;
+    let pushed = sync_post(
+        server.addr(),
+        &writer,
+        &push_frame(&groups, salt(2), &shown),
+    )
+    .await;
     assert_eq!(pushed.status, StatusCode::OK);
 
     let mut buffer = BytesMut::new();
@@ -81,7 +97,7 @@ async fn the_live_stream_delivers_events_another_client_committed() {
     assert_eq!(received, expected);
 
     // The stream ends when the server stops, so shutdown does not wait on it forever.
-    server.shutdown.cancel();
+    server.shutdown().cancel();
     let ended = tokio::time::timeout(WAIT_MAX, async {
         while let Some(frame) = body.frame().await {
             if frame.is_err() {
@@ -91,7 +107,7 @@ async fn the_live_stream_delivers_events_another_client_committed() {
     })
     .await;
     assert!(ended.is_ok(), "the live stream ends at shutdown");
-    server.handle.await.unwrap().unwrap();
+    server.stopped().await.unwrap();
 }
 
 /// The value of the sample named exactly `name` (labels included) in a metrics text.
@@ -107,12 +123,11 @@ fn metric(text: &str, name: &str) -> f64 {
 #[tokio::test]
 async fn metrics_count_what_happens() {
     // Guards against counters that never move, which would hide load and failures.
-    let directory = tempfile::tempdir().unwrap();
-    let server = TestServer::start(directory.path()).await;
+    let server = InProcessServer::start().await;
     let token = server.token("alice", &["g1"]);
     let groups = Groups::new(["g1"]).unwrap();
     let metrics_text = || async {
-        let response = request(server.addr, Method::GET, "/metrics", None, Vec::new()).await;
+        let response = request(server.addr(), Method::GET, "/metrics", None, Vec::new()).await;
         assert_eq!(response.status, StatusCode::OK);
         String::from_utf8(response.body.to_vec()).unwrap()
     };
@@ -121,10 +136,10 @@ async fn metrics_count_what_happens() {
     let frame = push_frame(&groups, salt(1), &events(1, "g1", "alice", 10));
     let frame_len = encode_frame(&frame).len() as f64;
     assert_eq!(
-        sync_post(server.addr, &token, &frame).await.status,
+        sync_post(server.addr(), &token, &frame).await.status,
         StatusCode::OK
     );
-    let refused = request(server.addr, Method::POST, "/v1/sync", None, Vec::new()).await;
+    let refused = request(server.addr(), Method::POST, "/v1/sync", None, Vec::new()).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 
     let after = metrics_text().await;
@@ -147,46 +162,37 @@ async fn metrics_count_what_happens() {
     server.stop().await;
 }
 
+/// A create of `{"title": title}` by `creator` on the document these tests contest.
 fn create_of(creator: &str, wall_ms: u64, title: &str) -> VerifiedEvent {
-    Event {
-        group: "g1".into(),
-        collection: "notes".into(),
-        target: DocId([7; 16]),
-        timestamp: Hlc {
-            wall_ms,
-            counter: 0,
-        },
-        creator: creator.into(),
-        origin: ReplicaId([creator.len() as u8; 16]),
-        base: Vec::new(),
-        op: Op::Create(Value::Object(vec![(
-            "title".into(),
-            Value::String(title.into()),
-        )])),
-    }
-    .seal()
-    .unwrap()
+    create_titled(creator, wall_ms, title)
+        .group("g1")
+        .target(DocId([7; 16]))
+        .origin(ReplicaId([creator.len() as u8; 16]))
+        .seal()
 }
 
 #[tokio::test]
 async fn conflicts_are_listed_to_the_user_asked_to_decide() {
     // Guards against a conflict going to nobody, or to the wrong user.
-    let directory = tempfile::tempdir().unwrap();
-    let server = TestServer::start(directory.path()).await;
+    let server = InProcessServer::start().await;
     let groups = Groups::new(["g1"]).unwrap();
     let now = now_ms();
     for (user, wall_ms) in [("alice", now - 1000), ("bob", now)] {
         let token = server.token(user, &["g1"]);
         let event = create_of(user, wall_ms, user);
-        let response =
-            sync_post(server.addr, &token, &push_frame(&groups, salt(1), &[event])).await;
+        let response = sync_post(
+            server.addr(),
+            &token,
+            &push_frame(&groups, salt(1), &[event]),
+        )
+        .await;
         assert_eq!(response.status, StatusCode::OK);
     }
     let mut listed = Vec::new();
     for user in ["alice", "bob"] {
         let token = server.token(user, &["g1"]);
         let response = request(
-            server.addr,
+            server.addr(),
             Method::GET,
             "/v1/conflicts",
             Some(&token),
@@ -209,7 +215,7 @@ async fn conflicts_are_listed_to_the_user_asked_to_decide() {
     // A token without the group sees none of it.
     let outsider = server.token(user, &["g2"]);
     let response = request(
-        server.addr,
+        server.addr(),
         Method::GET,
         "/v1/conflicts",
         Some(&outsider),
@@ -224,15 +230,14 @@ async fn conflicts_are_listed_to_the_user_asked_to_decide() {
 async fn shutdown_finishes_an_in_flight_request() {
     // Guards against a shutdown that drops a request the server already started on, losing
     // its events or leaving the client without an answer.
-    let directory = tempfile::tempdir().unwrap();
-    let server = TestServer::start(directory.path()).await;
+    let mut server = InProcessServer::start().await;
     let token = server.token("alice", &["g1"]);
     let groups = Groups::new(["g1"]).unwrap();
     let pushed = events(1, "g1", "alice", 20);
     let body = encode_frame(&push_frame(&groups, salt(1), &pushed));
     let (first, second) = body.split_at(body.len() / 2);
 
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
     let head = format!(
         "POST /v1/sync HTTP/1.1\r\nhost: tideline.test\r\nauthorization: Bearer {token}\r\n\
          content-type: application/vnd.tideline.frame\r\ncontent-length: {}\r\n\r\n",
@@ -243,9 +248,9 @@ async fn shutdown_finishes_an_in_flight_request() {
     // Give the server time to read the head and start on the body; then the request is in
     // flight when shutdown begins.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    server.shutdown.cancel();
+    server.shutdown().cancel();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(!server.handle.is_finished(), "run waits for the request");
+    assert!(!server.is_finished(), "run waits for the request");
     stream.write_all(second).await.unwrap();
 
     let mut reply = Vec::new();
@@ -262,16 +267,15 @@ async fn shutdown_finishes_an_in_flight_request() {
     let Frame::Response(_) = decode_frame(&reply[head_end + 4..]).unwrap() else {
         panic!("a Response frame");
     };
-    tokio::time::timeout(WAIT_MAX, server.handle)
+    tokio::time::timeout(WAIT_MAX, server.stopped())
         .await
         .expect("run returns once the request is answered")
-        .unwrap()
         .unwrap();
 
     // What was acknowledged during shutdown is there after a restart.
-    let server = TestServer::start(directory.path()).await;
+    server.restart().await;
     let mut client = MemoryStore::new();
-    let session = sync_session(server.addr, &token, &groups, &mut client, salt(2)).await;
+    let session = sync_session(server.addr(), &token, &groups, &mut client, salt(2)).await;
     assert_eq!(session.events_received.len(), pushed.len());
     server.stop().await;
 }
@@ -280,10 +284,9 @@ async fn shutdown_finishes_an_in_flight_request() {
 async fn the_live_stream_ends_when_its_token_expires() {
     // Guards against a stream outliving its authorization: a token that expires (or whose
     // groups are revoked by no longer issuing it) must stop receiving events.
-    let directory = tempfile::tempdir().unwrap();
-    let server = TestServer::start(directory.path()).await;
+    let server = InProcessServer::start().await;
     let secret = tideline_server::auth::secret_load(
-        &directory.path().join(tideline_server::SECRET_FILE_NAME),
+        &server.data_dir().join(tideline_server::SECRET_FILE_NAME),
     )
     .unwrap();
     // Issued so that, with the server's tolerated skew, it is refused 2 s from now.
@@ -297,9 +300,15 @@ async fn the_live_stream_ends_when_its_token_expires() {
     )
     .unwrap();
 
-    let response = request_streaming(server.addr, Method::GET, "/v1/live", Some(&watcher), vec![])
-        .await
-        .unwrap();
+    let response = request_streaming(
+        server.addr(),
+        Method::GET,
+        "/v1/live",
+        Some(&watcher),
+        vec![],
+    )
+    .await
+    .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let mut body = response.into_body();
     let ended = tokio::time::timeout(WAIT_MAX, async {
@@ -313,9 +322,15 @@ async fn the_live_stream_ends_when_its_token_expires() {
     assert!(ended.is_ok(), "the live stream ends when its token expires");
 
     // The same token is refused from then on.
-    let refused = request_streaming(server.addr, Method::GET, "/v1/live", Some(&watcher), vec![])
-        .await
-        .unwrap();
+    let refused = request_streaming(
+        server.addr(),
+        Method::GET,
+        "/v1/live",
+        Some(&watcher),
+        vec![],
+    )
+    .await
+    .unwrap();
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     server.stop().await;
 }

@@ -3,14 +3,14 @@
 use std::collections::BTreeMap;
 
 use tempfile::TempDir;
-use tideline_protocol::event::VerifiedEvent;
-use tideline_protocol::event::{DocId, Event, EventId, FieldPath, Hlc, Op, Patch, ReplicaId};
+use tideline_protocol::event::{DocId, EventId, ReplicaId, VerifiedEvent};
 use tideline_protocol::merge::{DocKey, DocState};
 use tideline_protocol::replica::apply;
 use tideline_protocol::store::ReadStore;
 use tideline_protocol::tree::{Digest, Key, Path, Tree};
 use tideline_protocol::value::Value;
 use tideline_store::{RocksStore, StoreOptions};
+use tideline_testkit::events::{patch, EventBuilder};
 use tideline_testkit::generate::{create_event, Rng};
 
 const GROUPS: [&str; 2] = ["g", "h"];
@@ -19,44 +19,26 @@ const USERS: [&str; 3] = ["alice", "bob", "nobody"];
 /// Documents with concurrent edits by alice and bob, so that inboxes fill, plus enough
 /// unrelated events to give each group's tree branches.
 fn events() -> Vec<VerifiedEvent> {
-    let make = |group: &str, creator: &str, target: u8, wall_ms: u64, base: Vec<EventId>, op| {
-        Event {
-            group: group.into(),
-            collection: "c".into(),
-            target: DocId([target; 16]),
-            timestamp: Hlc {
-                wall_ms,
-                counter: 0,
-            },
-            creator: creator.into(),
-            origin: ReplicaId([1; 16]),
-            base,
-            op,
-        }
-        .seal()
-        .expect("valid")
+    // The contested events: on document `[target; 16]` of collection `c`, from one replica.
+    let on = |event: EventBuilder, group: &str, creator: &str, target: u8, wall_ms: u64| {
+        event
+            .group(group)
+            .collection("c")
+            .target(DocId([target; 16]))
+            .creator(creator)
+            .at(wall_ms)
+            .origin(ReplicaId([1; 16]))
     };
-    let set = |value: i64| {
-        Op::Update(Patch(vec![(
-            FieldPath(vec!["f".into()]),
-            Some(Value::Int(value)),
-        )]))
-    };
+    let set = |value: i64| EventBuilder::update(patch([("f", Some(Value::Int(value)))]));
     let mut events = Vec::new();
     let mut rng = Rng::new(42);
     for group in GROUPS {
         for target in 0..4u8 {
-            let created = make(
-                group,
-                "alice",
-                target,
-                1,
-                Vec::new(),
-                Op::Create(Value::Object(Vec::new())),
-            );
-            let left = make(group, "alice", target, 2, vec![created.id], set(1));
-            let right = make(group, "bob", target, 3, vec![created.id], set(2));
-            events.extend([created, left, right]);
+            let create = EventBuilder::create(Value::Object(Vec::new()));
+            let created = on(create, group, "alice", target, 1).seal();
+            let left = on(set(1), group, "alice", target, 2).base([created.id]);
+            let right = on(set(2), group, "bob", target, 3).base([created.id]);
+            events.extend([created, left.seal(), right.seal()]);
         }
         for index in 0..100 {
             events.push(create_event(

@@ -168,6 +168,15 @@ impl EventBuilder {
     }
 }
 
+/// A create of `{"title": title}` by `creator` at `wall_ms`. Two of them on one document make
+/// the smallest conflict (a create conflict, asked of the earlier creator), which the tests of
+/// several crates set up.
+pub fn create_titled(creator: &str, wall_ms: u64, title: &str) -> EventBuilder {
+    EventBuilder::create(object([("title", Value::String(title.to_owned()))]))
+        .creator(creator)
+        .at(wall_ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

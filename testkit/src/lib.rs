@@ -12,11 +12,15 @@
 //! - [`reconcile`](mod@reconcile): a whole session between two stores in one process, through
 //!   the real initiator and responder and encoded frames, with what it cost.
 //! - [`vectors`]: reading, checking and blessing the JSON vectors of `spec/vectors/`.
+//! - `server` (feature `server`): test servers, the binary as a child process and `run` in
+//!   process, each on a loopback port and a temporary data directory, stopped on drop.
 
 pub mod conformance;
 pub mod events;
 pub mod fuzz;
 pub mod generate;
 pub mod reconcile;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod simulation;
 pub mod vectors;

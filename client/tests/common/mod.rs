@@ -1,38 +1,33 @@
-//! Helpers shared by the client's tests: unsigned tokens, and a stand-in for the server.
+//! Helpers shared by the client's tests: unsigned tokens for replicas that never reach a server,
+//! and the real server, in process, behind a thin front that can cut a connection.
 //!
-//! The stand-in answers `POST /v1/sync` and `GET /v1/live` the way the HTTP design says the
-//! real server does, with the protocol's stateless responder over a `MemoryStore`. It exists
-//! so that the client's tests do not depend on the server crate; the end-to-end tests against
-//! the real server binary live elsewhere.
+//! The server is `tideline_server::run` on a loopback port (`tideline_testkit::server`), so the
+//! client is tested against the code the `tideline-server` binary runs, not a copy of it. The
+//! front is an HTTP/1.1 relay in front of it: the replicas talk to the front, which passes every
+//! request and response through unchanged, counts the sync requests, and on demand drops the
+//! client's connection after the server has answered, which a server cannot be asked to do.
 
 #![allow(dead_code)]
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use base64::Engine;
-use bytes::Bytes;
-use http_body_util::channel::Channel;
-use http_body_util::{BodyExt, Either, Full};
-use hyper::body::Incoming;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::{Bytes, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
-use tideline_client::token::Claims;
-use tideline_protocol::store::MemoryStore;
-use tideline_protocol::sync::{Config, Policy, Responder};
-use tideline_protocol::tree::{Digest, Tree};
-use tideline_protocol::wire::{
-    encode_frame, ErrorBody, ErrorCode, Frame, Groups, Response as FrameResponse,
-};
-use tokio::net::TcpListener;
-use tokio::sync::broadcast;
+use tideline_client::Replica;
+use tideline_protocol::tree::Digest;
+use tideline_testkit::server::InProcessServer;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-/// A JWT-shaped token with these claims and a signature nobody checks.
+/// A JWT-shaped token with these claims and a signature nobody checks: enough for a replica
+/// that never syncs, or syncs with a server that is not there.
 pub fn token(sub: &str, groups: &[&str]) -> String {
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let header = engine.encode(r#"{"alg":"HS256","typ":"JWT"}"#);
@@ -43,223 +38,166 @@ pub fn token(sub: &str, groups: &[&str]) -> String {
     format!("{header}.{payload}.c2lnbmF0dXJl")
 }
 
-type Body = Either<Full<Bytes>, Channel<Bytes>>;
-
-/// What the stand-in keeps.
-struct State {
-    store: Mutex<MemoryStore>,
-    /// Sync requests answered or dropped so far.
+/// What the front keeps.
+struct Front {
+    /// The server's address.
+    upstream: SocketAddr,
+    /// Sync requests passed on or dropped so far.
     requests: AtomicUsize,
-    /// When set: the sync request with this number (counted from 1) is accepted and its events
-    /// stored, then the connection is dropped instead of answered. One-shot.
+    /// When set: the sync request with this number (counted from 1) is passed on, and once the
+    /// server has answered (so its events are stored) the client's connection is dropped
+    /// instead of answered. One-shot.
     drop_at_request: Mutex<Option<usize>>,
-    /// New events, for `/v1/live` subscribers.
-    live: broadcast::Sender<Vec<Vec<u8>>>,
 }
 
-/// A stand-in server on 127.0.0.1 with a random port.
-pub struct StandIn {
-    /// Its base URL.
+/// The real server in process, and the front the replicas talk to. Dropping it stops both.
+pub struct TestServer {
+    /// The base URL replicas use: the front's.
     pub url: String,
-    state: Arc<State>,
+    server: InProcessServer,
+    front: Arc<Front>,
     task: JoinHandle<()>,
 }
 
-impl StandIn {
-    /// Binds 127.0.0.1:0 and serves until dropped.
-    pub async fn start() -> StandIn {
+impl TestServer {
+    /// Starts the server on a temporary data directory and the front on 127.0.0.1:0.
+    pub async fn start() -> TestServer {
+        let server = InProcessServer::start().await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address: SocketAddr = listener.local_addr().unwrap();
-        let state = Arc::new(State {
-            store: Mutex::new(MemoryStore::new()),
+        let address = listener.local_addr().unwrap();
+        let front = Arc::new(Front {
+            upstream: server.addr(),
             requests: AtomicUsize::new(0),
             drop_at_request: Mutex::new(None),
-            live: broadcast::channel(1024).0,
         });
-        let serving = Arc::clone(&state);
-        let task = tokio::spawn(async move {
-            loop {
-                let (stream, _) = listener.accept().await.unwrap();
-                let state = Arc::clone(&serving);
-                tokio::spawn(async move {
-                    let service = service_fn(move |request| handle(Arc::clone(&state), request));
-                    // A dropped connection ends here with an error, on purpose.
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        StandIn {
+        let task = tokio::spawn(front_serve(listener, Arc::clone(&front)));
+        TestServer {
             url: format!("http://{address}"),
-            state,
+            server,
+            front,
             task,
         }
     }
 
-    /// Drops the connection at the sync request `requests_from_now + 1` from now, after
-    /// storing that request's events: the client's request reached the server, its response
-    /// never came back.
+    /// A token for `user` with `groups`, signed by the server.
+    pub fn token(&self, user: &str, groups: &[&str]) -> String {
+        self.server.token(user, groups)
+    }
+
+    /// Drops the connection at the sync request `requests_from_now + 1` from now, after the
+    /// server has stored that request's events: the client's request reached the server, its
+    /// response never came back.
     pub fn drop_after(&self, requests_from_now: usize) {
-        let next = self.state.requests.load(Ordering::SeqCst);
-        *self.state.drop_at_request.lock().unwrap() = Some(next + requests_from_now + 1);
+        let next = self.front.requests.load(Ordering::SeqCst);
+        *self.front.drop_at_request.lock().unwrap() = Some(next + requests_from_now + 1);
     }
 
     /// Sync requests seen so far.
     pub fn requests(&self) -> usize {
-        self.state.requests.load(Ordering::SeqCst)
+        self.front.requests.load(Ordering::SeqCst)
     }
 
-    /// The root of a group in the stand-in's store.
-    pub fn root(&self, group: &str) -> Digest {
-        let store = self.state.store.lock().unwrap();
-        let Ok(root) = Tree::new(&*store).root(group);
-        root
+    /// The root of a group on the server: the root of a fresh replica after it synced
+    /// everything of that group from the server (directly, so [`TestServer::requests`] does
+    /// not count it). The server's store is its own; this is what it serves from it.
+    pub async fn root(&self, group: &str) -> Digest {
+        let dir = tempfile::tempdir().unwrap();
+        let token = self.server.token("observer", &[group]);
+        let mut observer = Replica::init(dir.path(), &self.server.url(), &token).unwrap();
+        let report = observer.sync().await.unwrap();
+        assert_eq!(report.events_sent, 0, "the observer writes nothing");
+        observer.root(group).unwrap()
     }
 
-    /// How many events the stand-in holds.
-    pub fn events_len(&self) -> usize {
-        self.state.store.lock().unwrap().events_len()
+    /// How many events the server holds: what its `tideline_events_stored_total` metric
+    /// counted, which is every event it stored since it started on an empty data directory.
+    pub async fn events_len(&self) -> usize {
+        let text = metrics_get(self.server.addr()).await;
+        let value = text
+            .lines()
+            .find_map(|line| line.strip_prefix("tideline_events_stored_total "))
+            .unwrap_or_else(|| panic!("no tideline_events_stored_total in {text}"));
+        value.trim().parse::<f64>().unwrap() as usize
     }
 }
 
-impl Drop for StandIn {
+impl Drop for TestServer {
     fn drop(&mut self) {
+        // The server stops when `server` is dropped.
         self.task.abort();
     }
 }
 
-fn frame_response(status: StatusCode, frame: &Frame) -> Response<Body> {
-    let mut response = Response::new(Either::Left(Full::new(Bytes::from(encode_frame(frame)))));
-    *response.status_mut() = status;
-    response
+/// `GET /metrics` on the server: the text.
+async fn metrics_get(addr: SocketAddr) -> String {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let request = Request::get("/metrics")
+        .header("host", "tideline.test")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(body.to_vec()).unwrap()
 }
 
-fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Response<Body> {
-    let mut response = frame_response(status, &Frame::Error(ErrorBody::new(code, message)));
-    response
-        .headers_mut()
-        .insert("x-tideline-error", code.name().parse().unwrap());
-    response
-}
-
-/// The error the service returns to make hyper drop the connection.
+/// The error the front's service returns to make hyper drop the client's connection.
 #[derive(Debug)]
 struct Dropped;
 
 impl std::fmt::Display for Dropped {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("connection dropped on purpose")
+        formatter.write_str("connection dropped")
     }
 }
 
 impl std::error::Error for Dropped {}
 
-async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Response<Body>, Dropped> {
-    let claims = request
-        .headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .and_then(|token| Claims::from_token(token).ok());
-    let Some(claims) = claims else {
-        return Ok(error_response(
-            StatusCode::UNAUTHORIZED,
-            ErrorCode::Unauthorized,
-            "no valid bearer token",
-        ));
-    };
-    let groups = Groups::new(claims.groups.iter().cloned()).unwrap();
-    match (request.method().clone(), request.uri().path()) {
-        (Method::POST, "/v1/sync") => sync(&state, &claims, &groups, request).await,
-        (Method::GET, "/v1/live") => Ok(live(&state, groups)),
-        _ => Ok(error_response(
-            StatusCode::NOT_FOUND,
-            ErrorCode::MalformedFrame,
-            "no such endpoint",
-        )),
+/// Accepts connections until the task is aborted, and relays each.
+async fn front_serve(listener: TcpListener, front: Arc<Front>) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let front = Arc::clone(&front);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| relay(Arc::clone(&front), request));
+            // A dropped connection ends here with an error, on purpose.
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
     }
 }
 
-async fn sync(
-    state: &State,
-    claims: &Claims,
-    groups: &Groups,
+/// Passes `request` to the server on a connection of its own and its response back, streamed
+/// both ways (so `/v1/live` works), unless this is the sync request to drop.
+async fn relay(
+    front: Arc<Front>,
     request: Request<Incoming>,
-) -> Result<Response<Body>, Dropped> {
-    let number = state.requests.fetch_add(1, Ordering::SeqCst) + 1;
-    let body = request.into_body().collect().await.map_err(|_| Dropped)?;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64;
-    let responder = Responder::new(Config::default(), Policy::default());
-    let mut admitted = match responder.admit(&body.to_bytes(), groups, &claims.sub, now_ms) {
-        Ok(admitted) => admitted,
-        Err(error) => {
-            let status = match error.code() {
-                ErrorCode::GroupForbidden | ErrorCode::ForgedCreator => StatusCode::FORBIDDEN,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            return Ok(error_response(status, error.code(), &error.to_string()));
-        }
+) -> Result<Response<Incoming>, Dropped> {
+    let sync = request.method() == Method::POST && request.uri().path() == "/v1/sync";
+    let number = if sync {
+        front.requests.fetch_add(1, Ordering::SeqCst) + 1
+    } else {
+        0
     };
-    let events = admitted.take_events();
-    let response = {
-        let mut store = state.store.lock().unwrap();
-        let inserted = tideline_protocol::replica::apply(&mut *store, &events).unwrap();
-        if !inserted.is_empty() {
-            let bytes: Vec<Vec<u8>> = events
-                .iter()
-                .filter(|event| inserted.contains(&event.id))
-                .map(|event| event.bytes.clone())
-                .collect();
-            // Nobody listening is fine.
-            let _ = state.live.send(bytes);
-        }
-        responder.respond(&*store, &admitted)
-    };
-    let mut drop_at = state.drop_at_request.lock().unwrap();
-    if *drop_at == Some(number) {
+    let stream = TcpStream::connect(front.upstream)
+        .await
+        .map_err(|_| Dropped)?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|_| Dropped)?;
+    tokio::spawn(connection);
+    let response = sender.send_request(request).await.map_err(|_| Dropped)?;
+    let mut drop_at = front.drop_at_request.lock().unwrap();
+    if sync && *drop_at == Some(number) {
+        // The server answers a sync request only once its events are durable.
         *drop_at = None;
         return Err(Dropped);
     }
-    match response {
-        Ok(response) => Ok(frame_response(StatusCode::OK, &Frame::Response(response))),
-        Err(error) => Ok(error_response(
-            StatusCode::BAD_REQUEST,
-            error.code(),
-            &error.to_string(),
-        )),
-    }
-}
-
-fn live(state: &State, groups: Groups) -> Response<Body> {
-    let mut events = state.live.subscribe();
-    let (mut sender, body) = Channel::<Bytes, Infallible>::new(16);
-    tokio::spawn(async move {
-        while let Ok(batch) = events.recv().await {
-            let visible: Vec<Vec<u8>> = batch
-                .into_iter()
-                .filter(|bytes| {
-                    let event = tideline_protocol::event::VerifiedEvent::decode(bytes).unwrap();
-                    groups.index_of(&event.event.group).is_some()
-                })
-                .collect();
-            if visible.is_empty() {
-                continue;
-            }
-            let frame = encode_frame(&Frame::Response(FrameResponse {
-                consumed: 0,
-                items: Vec::new(),
-                events: visible,
-            }));
-            let mut record = (frame.len() as u32).to_be_bytes().to_vec();
-            record.extend_from_slice(&frame);
-            if sender.send_data(Bytes::from(record)).await.is_err() {
-                break;
-            }
-        }
-    });
-    Response::new(Either::Right(body))
+    Ok(response)
 }

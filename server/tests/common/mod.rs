@@ -1,14 +1,11 @@
-//! Helpers shared by the server's black-box tests: a server on a loopback port, a small hyper
-//! client, tokens, events, and a driver that runs the protocol's in-memory initiator against
-//! the server over HTTP.
+//! Helpers shared by the server's black-box tests: the server binary to start, a small hyper
+//! client, events, and a driver that runs the protocol's in-memory initiator against the server
+//! over HTTP. The servers themselves are `tideline_testkit::server`'s.
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -23,75 +20,17 @@ use tideline_protocol::sync::{Config, Initiator};
 use tideline_protocol::wire::{
     decode_frame, encode_frame, fingerprint, ErrorBody, Frame, Groups, Response, Salt,
 };
-use tideline_server::{auth, ServerConfig, ServerError, SECRET_FILE_NAME};
 use tideline_testkit::generate::{create_event, Rng};
+use tideline_testkit::server::ServerProcess;
 use tokio::net::TcpStream;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 /// The content type of frames.
 pub const FRAME_CONTENT_TYPE: &str = "application/vnd.tideline.frame";
 
-/// A server running in this process on a loopback port, on its own data directory.
-pub struct TestServer {
-    pub addr: SocketAddr,
-    pub data_dir: PathBuf,
-    pub shutdown: CancellationToken,
-    pub handle: JoinHandle<Result<(), ServerError>>,
-}
-
-impl TestServer {
-    /// Starts a server on `data_dir` (created if missing) and waits until it answers.
-    pub async fn start(data_dir: &Path) -> TestServer {
-        TestServer::start_with(ServerConfig::new(data_dir)).await
-    }
-
-    /// Starts a server with `config` and waits until it answers.
-    pub async fn start_with(config: ServerConfig) -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let data_dir = config.data_dir.clone();
-        let handle = tokio::spawn(tideline_server::run(listener, config, shutdown.clone()));
-        healthz_wait(addr).await;
-        TestServer {
-            addr,
-            data_dir,
-            shutdown,
-            handle,
-        }
-    }
-
-    /// A valid token for `user` with `groups`, signed with the server's secret.
-    pub fn token(&self, user: &str, groups: &[&str]) -> String {
-        token_for(&self.data_dir, user, groups)
-    }
-
-    /// Stops the server and waits until `run` has returned.
-    pub async fn stop(self) {
-        self.shutdown.cancel();
-        self.handle.await.unwrap().unwrap();
-    }
-}
-
-/// A valid token signed with the secret in `data_dir`.
-pub fn token_for(data_dir: &Path, user: &str, groups: &[&str]) -> String {
-    let secret = auth::secret_load(&data_dir.join(SECRET_FILE_NAME)).unwrap();
-    let groups: Vec<String> = groups.iter().map(|group| (*group).to_owned()).collect();
-    auth::mint_hs256(&secret, user, &groups, Duration::from_secs(3600), now_s()).unwrap()
-}
-
-/// Polls `/healthz` until the server answers, for up to ten seconds.
-pub async fn healthz_wait(addr: SocketAddr) {
-    for _ in 0..200 {
-        if let Ok(response) = try_request(addr, Method::GET, "/healthz", None, Vec::new()).await {
-            if response.status == StatusCode::OK {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server at {addr} did not answer /healthz within ten seconds");
+/// The `tideline-server` binary of this package as a child process, on a loopback port and a
+/// temporary data directory, answering `/healthz`.
+pub async fn server_process() -> ServerProcess {
+    ServerProcess::start(env!("CARGO_BIN_EXE_tideline-server"), &[]).await
 }
 
 /// A whole response.
@@ -305,43 +244,4 @@ pub fn now_ms() -> u64 {
 
 pub fn now_s() -> u64 {
     now_ms() / 1000
-}
-
-/// Starts the binary on `data_dir` with an OS-chosen port; returns it with the address it
-/// logged.
-pub fn server_spawn(data_dir: &Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tideline-server"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .env("RUST_LOG", "info")
-        .env_remove("TIDELINE_CONFIG")
-        .env_remove("TIDELINE_JWT_EDDSA_PUBLIC_KEY")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the server binary starts");
-    let stderr = child.stderr.take().unwrap();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    // Keeps draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sender = Some(sender);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if line.contains("listening") {
-                if let Some(addr) = line
-                    .split_whitespace()
-                    .find_map(|field| field.strip_prefix("addr="))
-                {
-                    if let Some(sender) = sender.take() {
-                        let _ = sender.send(addr.parse::<SocketAddr>().unwrap());
-                    }
-                }
-            }
-        }
-    });
-    let addr = receiver
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server logs the address it listens on");
-    (child, addr)
 }
