@@ -12,6 +12,8 @@
 //! - [`sync`]: the reconciliation walk, as an initiator and a stateless responder.
 //! - [`merge`]: replaying a document's events into its state and its conflicts.
 //! - [`replica`]: applying events to a stored replica: tree, documents and inboxes together.
+//! - [`http`]: the HTTP contract of chapter 15: paths, content types, the error header, the
+//!   status of each error code, live records, and a user's open conflicts.
 //! - [`sim`]: seeded generators of events, for tests, simulations and benchmarks.
 //! - [`simulation`]: the server's request handling, and a seeded simulation of a server and
 //!   many replicas over a faulty network that checks the protocol's promises.
@@ -19,6 +21,7 @@
 
 pub mod conformance;
 pub mod event;
+pub mod http;
 pub mod limits;
 pub mod merge;
 pub mod replica;
