@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::*;
 use hyper::{Method, StatusCode};
 use tideline_protocol::event::EventId;
+use tideline_protocol::http::SYNC_PATH;
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::wire::{encode_frame, Groups};
 
@@ -41,8 +42,7 @@ async fn sigkill_during_pushes_loses_no_acknowledged_event() {
                 let seed = (pusher * PUSHES_PER_PUSHER_MAX + push) as u64;
                 let batch = events(seed, "g1", "alice", EVENTS_PER_PUSH);
                 let body = encode_frame(&push_frame(&groups, salt(pusher as u8), &batch));
-                match try_request(addr, Method::POST, "/v1/sync", Some(token.as_str()), body).await
-                {
+                match try_request(addr, Method::POST, SYNC_PATH, Some(token.as_str()), body).await {
                     Ok(response) if response.status == StatusCode::OK => {
                         acknowledged
                             .lock()
@@ -153,7 +153,7 @@ async fn crash_campaign_sigkills_at_random_moments_and_loses_nothing() {
                 for push in 0..PUSHES_PER_PUSHER_MAX {
                     let batch = events(base + push as u64, "g1", "alice", EVENTS_PER_PUSH);
                     let body = encode_frame(&push_frame(&groups, salt(pusher as u8), &batch));
-                    match try_request(addr, Method::POST, "/v1/sync", Some(token.as_str()), body)
+                    match try_request(addr, Method::POST, SYNC_PATH, Some(token.as_str()), body)
                         .await
                     {
                         Ok(response) if response.status == StatusCode::OK => acknowledged

@@ -11,6 +11,7 @@ use common::*;
 use hyper::{Method, StatusCode};
 use serde_json::json;
 use tideline_client::{Replica, Written};
+use tideline_protocol::http::CONFLICTS_PATH;
 use tideline_protocol::store::ReadStore;
 
 /// A replica in `root/name`, initialised against the server at `addr`.
@@ -185,7 +186,7 @@ async fn a_concurrent_edit_is_one_conflict_for_the_loser_resolved_from_another_r
     let listed = request(
         addr,
         Method::GET,
-        "/v1/conflicts",
+        CONFLICTS_PATH,
         Some(loser_token),
         Vec::new(),
     )
@@ -198,7 +199,7 @@ async fn a_concurrent_edit_is_one_conflict_for_the_loser_resolved_from_another_r
     let none = request(
         addr,
         Method::GET,
-        "/v1/conflicts",
+        CONFLICTS_PATH,
         Some(winner_token),
         Vec::new(),
     )
@@ -233,7 +234,7 @@ async fn a_concurrent_edit_is_one_conflict_for_the_loser_resolved_from_another_r
     let listed = request(
         addr,
         Method::GET,
-        "/v1/conflicts",
+        CONFLICTS_PATH,
         Some(loser_token),
         Vec::new(),
     )

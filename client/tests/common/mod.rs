@@ -22,6 +22,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tideline_client::token::Claims;
+use tideline_protocol::http::{live_record_encode, ERROR_HEADER, LIVE_PATH, SYNC_PATH};
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::sync::{accept, respond, Config};
 use tideline_protocol::tree::{Digest, Tree};
@@ -139,7 +140,7 @@ fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Respons
     let mut response = frame_response(status, &Frame::Error(ErrorBody::new(code, message)));
     response
         .headers_mut()
-        .insert("x-tideline-error", code.name().parse().unwrap());
+        .insert(ERROR_HEADER, code.name().parse().unwrap());
     response
 }
 
@@ -171,8 +172,8 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Result<Respons
     };
     let groups = Groups::new(claims.groups.iter().cloned()).unwrap();
     match (request.method().clone(), request.uri().path()) {
-        (Method::POST, "/v1/sync") => sync(&state, &claims, &groups, request).await,
-        (Method::GET, "/v1/live") => Ok(live(&state, groups)),
+        (Method::POST, SYNC_PATH) => sync(&state, &claims, &groups, request).await,
+        (Method::GET, LIVE_PATH) => Ok(live(&state, groups)),
         _ => Ok(error_response(
             StatusCode::NOT_FOUND,
             ErrorCode::MalformedFrame,
@@ -273,8 +274,7 @@ fn live(state: &State, groups: Groups) -> Response<Body> {
                 items: Vec::new(),
                 events: visible,
             }));
-            let mut record = (frame.len() as u32).to_be_bytes().to_vec();
-            record.extend_from_slice(&frame);
+            let record = live_record_encode(&frame);
             if sender.send_data(Bytes::from(record)).await.is_err() {
                 break;
             }

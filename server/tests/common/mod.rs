@@ -17,6 +17,7 @@ use hyper::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tideline_protocol::event::{EventId, VerifiedEvent};
+use tideline_protocol::http::{ERROR_HEADER, FRAME_CONTENT_TYPE, HEALTHZ_PATH, SYNC_PATH};
 use tideline_protocol::replica;
 use tideline_protocol::sim::{create_event, Rng};
 use tideline_protocol::store::MemoryStore;
@@ -28,9 +29,6 @@ use tideline_server::{auth, ServerConfig, ServerError, SECRET_FILE_NAME};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-
-/// The content type of frames.
-pub const FRAME_CONTENT_TYPE: &str = "application/vnd.tideline.frame";
 
 /// A server running in this process on a loopback port, on its own data directory.
 pub struct TestServer {
@@ -84,7 +82,7 @@ pub fn token_for(data_dir: &Path, user: &str, groups: &[&str]) -> String {
 /// Polls `/healthz` until the server answers, for up to ten seconds.
 pub async fn healthz_wait(addr: SocketAddr) {
     for _ in 0..200 {
-        if let Ok(response) = try_request(addr, Method::GET, "/healthz", None, Vec::new()).await {
+        if let Ok(response) = try_request(addr, Method::GET, HEALTHZ_PATH, None, Vec::new()).await {
             if response.status == StatusCode::OK {
                 return;
             }
@@ -111,7 +109,7 @@ impl HttpResponse {
         };
         let header = self
             .headers
-            .get("x-tideline-error")
+            .get(ERROR_HEADER)
             .expect("errors carry X-Tideline-Error")
             .to_str()
             .unwrap();
@@ -221,7 +219,7 @@ pub async fn sync_post(addr: SocketAddr, token: &str, frame: &Frame) -> HttpResp
     request(
         addr,
         Method::POST,
-        "/v1/sync",
+        SYNC_PATH,
         Some(token),
         encode_frame(frame),
     )
