@@ -8,13 +8,11 @@
 //! session is the one measured. A second, idle sync shows what a sync costs when nothing
 //! differs.
 //!
-//! The client is hyper's HTTP/1.1 connection over one keep-alive `TcpStream`, wrapped in
-//! [`Counted`]. It does not use `tideline-client`, which brings RocksDB along.
+//! The client is hyper's HTTP/1.1 connection over one keep-alive `TcpStream`, wrapped in the
+//! reference client's byte-counting socket ([`CountingIo`]); the replica is an in-memory store,
+//! not the client's RocksDB one, so that building it costs nothing in the measured time.
 
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context as TaskContext, Poll};
 use std::time::Instant;
 
 use anyhow::{bail, ensure, Context};
@@ -24,96 +22,18 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
+use tideline_client::http::{CountingIo, WireCounters};
+use tideline_protocol::http::{BEARER_SCHEME, FRAME_CONTENT_TYPE, SYNC_PATH};
 use tideline_protocol::replica::apply;
 use tideline_protocol::store::Store;
 use tideline_protocol::sync::{Config, Initiator};
 use tideline_protocol::wire::{decode_frame, encode_frame, Frame, Groups, Salt};
 use tideline_testkit::generate::Rng;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::bulk::store_build;
 use crate::measure::{Measure, Protocol};
 use crate::workload::{generate, Pattern, Workload};
-
-/// The media type of a frame body.
-pub const FRAME_CONTENT_TYPE: &str = "application/vnd.tideline.frame";
-
-/// The sync endpoint.
-pub const SYNC_PATH: &str = "/v1/sync";
-
-/// Counts the bytes read from and written to a stream.
-pub struct Counted<S> {
-    inner: S,
-    read: Arc<AtomicU64>,
-    written: Arc<AtomicU64>,
-}
-
-impl<S> Counted<S> {
-    /// Wraps `inner`; the counters are shared so they can be read while the stream is in use.
-    pub fn new(inner: S, read: Arc<AtomicU64>, written: Arc<AtomicU64>) -> Counted<S> {
-        Counted {
-            inner,
-            read,
-            written,
-        }
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let read = buf.filled().len() - before;
-        self.read.fetch_add(read as u64, Ordering::Relaxed);
-        result
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(written)) = &result {
-            self.written.fetch_add(*written as u64, Ordering::Relaxed);
-        }
-        result
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(written)) = &result {
-            self.written.fetch_add(*written as u64, Ordering::Relaxed);
-        }
-        result
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut TaskContext<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
 
 /// The claims of a token that the benchmark needs. The server checks the signature; the
 /// benchmark only reads the payload.
@@ -156,8 +76,7 @@ struct Connection {
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     host: String,
     token: String,
-    read: Arc<AtomicU64>,
-    written: Arc<AtomicU64>,
+    counters: Arc<WireCounters>,
 }
 
 impl Connection {
@@ -172,9 +91,8 @@ impl Connection {
             .await
             .with_context(|| format!("connecting to {host}:{port}"))?;
         stream.set_nodelay(true)?;
-        let read = Arc::new(AtomicU64::new(0));
-        let written = Arc::new(AtomicU64::new(0));
-        let counted = Counted::new(stream, Arc::clone(&read), Arc::clone(&written));
+        let counters = Arc::new(WireCounters::default());
+        let counted = CountingIo::new(stream, Arc::clone(&counters));
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(counted))
             .await
             .context("HTTP/1.1 handshake")?;
@@ -189,8 +107,7 @@ impl Connection {
                 .authority()
                 .map_or(host.to_owned(), |authority| authority.to_string()),
             token: token.to_owned(),
-            read,
-            written,
+            counters,
         })
     }
 
@@ -200,7 +117,7 @@ impl Connection {
             .method(Method::POST)
             .uri(SYNC_PATH)
             .header(HOST, &self.host)
-            .header(AUTHORIZATION, format!("Bearer {}", self.token))
+            .header(AUTHORIZATION, format!("{BEARER_SCHEME} {}", self.token))
             .header(CONTENT_TYPE, FRAME_CONTENT_TYPE)
             .body(Full::new(Bytes::from(body)))?;
         self.sender.ready().await?;
@@ -278,8 +195,8 @@ async fn session<S: Store>(
         apply(store, &events).context("applying the server's events")?;
         measure.initiator.apply_time += applying.elapsed();
     }
-    measure.bytes_to_responder = connection.written.load(Ordering::Relaxed);
-    measure.bytes_to_initiator = connection.read.load(Ordering::Relaxed);
+    measure.bytes_to_responder = connection.counters.sent();
+    measure.bytes_to_initiator = connection.counters.received();
     measure.rounds = initiator.rounds();
     measure.events_moved = (events_received + events_sent) as u64;
     Ok(HttpSession {
@@ -457,7 +374,7 @@ mod tests {
                                 assert!(request.headers()[AUTHORIZATION]
                                     .to_str()
                                     .unwrap()
-                                    .starts_with("Bearer "));
+                                    .starts_with(&format!("{BEARER_SCHEME} ")));
                                 let body = request.into_body().collect().await.unwrap().to_bytes();
                                 let responder =
                                     Responder::new(Config::default(), Policy::default());

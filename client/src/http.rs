@@ -1,5 +1,7 @@
 //! The HTTP side of the client: one HTTP/1.1 connection per sync over a TCP stream that counts
-//! every byte it carries, frames posted to `/v1/sync`, and the `/v1/live` stream.
+//! every byte it carries ([`CountingIo`], which the bandwidth benchmark uses too), frames posted
+//! to `/v1/sync`, and the `/v1/live` stream. The paths, headers and the live-record codec are
+//! those of `tideline_protocol::http`.
 
 use std::io;
 use std::pin::Pin;
@@ -8,13 +10,16 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
+use tideline_protocol::http::{
+    LiveRecordDecoder, BEARER_SCHEME, ERROR_HEADER, FRAME_CONTENT_TYPE, LIVE_PATH, SYNC_PATH,
+};
 use tideline_protocol::limits::FRAME_BYTES_MAX;
 use tideline_protocol::wire::{decode_frame, ErrorCode, Frame};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -22,18 +27,6 @@ use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
 use crate::ClientError;
-
-/// The media type of a request or response body that is one encoded frame.
-pub const FRAME_CONTENT_TYPE: &str = "application/vnd.tideline.frame";
-
-/// The endpoint a sync posts its frames to.
-pub const SYNC_PATH: &str = "/v1/sync";
-
-/// The endpoint that streams new events.
-pub const LIVE_PATH: &str = "/v1/live";
-
-/// The header in which the server names the error code of a refused request.
-pub const ERROR_HEADER: &str = "x-tideline-error";
 
 /// Longest wait for a TCP connection to the server, in milliseconds.
 pub const CONNECT_TIMEOUT_MS: u64 = 10_000;
@@ -126,10 +119,20 @@ impl WireCounters {
     }
 }
 
-/// A stream that adds what it reads and writes to a [`WireCounters`].
-struct CountingIo<T> {
+/// A stream that adds what it reads and writes to a [`WireCounters`]: wrap a socket in it
+/// before handing it to the HTTP library, and every byte that crosses the socket is counted,
+/// headers and chunk framing included.
+#[derive(Debug)]
+pub struct CountingIo<T> {
     inner: T,
     counters: Arc<WireCounters>,
+}
+
+impl<T> CountingIo<T> {
+    /// Wraps `inner`; `counters` is shared, so it can be read while the stream is in use.
+    pub fn new(inner: T, counters: Arc<WireCounters>) -> CountingIo<T> {
+        CountingIo { inner, counters }
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for CountingIo<T> {
@@ -209,7 +212,7 @@ impl Drop for AbortOnDrop {
 impl Connection {
     /// Opens a TCP connection to the server and starts HTTP/1.1 on it.
     pub(crate) async fn open(url: &ServerUrl, token: &str) -> Result<Connection, ClientError> {
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
+        let mut authorization = HeaderValue::from_str(&format!("{BEARER_SCHEME} {token}"))
             .map_err(|_| ClientError::Token("it holds characters a header cannot carry".into()))?;
         authorization.set_sensitive(true);
         let connect_error = |source| ClientError::Connect {
@@ -229,10 +232,7 @@ impl Connection {
         // Frames are written whole; waiting to coalesce them only adds latency to each round.
         stream.set_nodelay(true).map_err(connect_error)?;
         let counters = Arc::new(WireCounters::default());
-        let io = TokioIo::new(CountingIo {
-            inner: stream,
-            counters: Arc::clone(&counters),
-        });
+        let io = TokioIo::new(CountingIo::new(stream, Arc::clone(&counters)));
         let (sender, connection) = hyper::client::conn::http1::handshake(io).await?;
         let driver = tokio::spawn(async move {
             if let Err(error) = connection.await {
@@ -292,7 +292,7 @@ impl Connection {
         }
         Ok(LiveStream {
             body: response.into_body(),
-            buffer: BytesMut::new(),
+            decoder: LiveRecordDecoder::new(),
             _connection: self,
         })
     }
@@ -393,7 +393,8 @@ async fn read_reply(response: hyper::Response<Incoming>) -> Result<Reply, Client
 /// The body of `/v1/live`: records of a 4-byte big-endian length and that many frame bytes.
 pub(crate) struct LiveStream {
     body: Incoming,
-    buffer: BytesMut,
+    /// Reassembles the records from the body's chunks, wherever those are cut.
+    decoder: LiveRecordDecoder,
     /// Keeps the connection's driver running while the stream is read.
     _connection: Connection,
 }
@@ -401,40 +402,26 @@ pub(crate) struct LiveStream {
 impl LiveStream {
     /// The next record's frame bytes, or `None` when the server ended the stream.
     ///
-    /// Cancel-safe: bytes read so far stay in the buffer if the future is dropped.
-    pub(crate) async fn next(&mut self) -> Result<Option<Bytes>, ClientError> {
+    /// Cancel-safe: bytes read so far stay in the decoder if the future is dropped.
+    pub(crate) async fn next(&mut self) -> Result<Option<Vec<u8>>, ClientError> {
+        let refused =
+            |error: tideline_protocol::http::LiveRecordError| ClientError::UnexpectedResponse {
+                status: StatusCode::OK.as_u16(),
+                detail: error.to_string(),
+            };
         loop {
-            if self.buffer.len() >= 4 {
-                let len = u32::from_be_bytes(self.buffer[..4].try_into().expect("4 bytes"));
-                let len = len as usize;
-                if len > FRAME_BYTES_MAX {
-                    return Err(ClientError::UnexpectedResponse {
-                        status: StatusCode::OK.as_u16(),
-                        detail: format!(
-                            "a live record of {len} bytes, over the frame limit of \
-                             {FRAME_BYTES_MAX}"
-                        ),
-                    });
-                }
-                if self.buffer.len() >= 4 + len {
-                    self.buffer.advance(4);
-                    return Ok(Some(self.buffer.split_to(len).freeze()));
-                }
+            if let Some(frame) = self.decoder.next_frame().map_err(refused)? {
+                return Ok(Some(frame));
             }
             match self.body.frame().await {
                 None => {
-                    if self.buffer.is_empty() {
-                        return Ok(None);
-                    }
-                    return Err(ClientError::UnexpectedResponse {
-                        status: StatusCode::OK.as_u16(),
-                        detail: "the live stream ended inside a record".to_owned(),
-                    });
+                    self.decoder.finish().map_err(refused)?;
+                    return Ok(None);
                 }
                 Some(Err(error)) => return Err(ClientError::Transport(error)),
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data() {
-                        self.buffer.extend_from_slice(&data);
+                        self.decoder.push(&data);
                     }
                 }
             }

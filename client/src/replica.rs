@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tideline_protocol::event::{DocId, EventId, Hlc, ReplicaId, VerifiedEvent};
-use tideline_protocol::merge::{
-    conflict_json, Conflict, ConflictId, ConflictKind, Decision, DocKey, DocState,
-};
+use tideline_protocol::http::{open_conflicts, OpenConflictsError};
+use tideline_protocol::merge::{Conflict, ConflictId, ConflictKind, Decision, DocKey, DocState};
 use tideline_protocol::replica::apply;
 use tideline_protocol::store::ReadStore;
 use tideline_protocol::sync::SyncError;
 use tideline_protocol::tree::{Digest, Path as TreePath, Tree};
+use tideline_protocol::wire::Groups;
 use tideline_protocol::write::{self, Author, LocalWrite, WriteContext, WriteOp};
 use tideline_store::{RocksStore, StoreError, StoreOptions};
 
@@ -50,21 +50,9 @@ pub struct Written {
     pub event: EventId,
 }
 
-/// An open conflict with the document it belongs to.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ConflictEntry {
-    /// The document.
-    pub doc: DocKey,
-    /// The conflict, as merge computed it.
-    pub conflict: Conflict,
-}
-
-impl ConflictEntry {
-    /// The conflict as the JSON object of spec §15.7 ([`conflict_json`]).
-    pub fn to_json(&self) -> serde_json::Value {
-        conflict_json(&self.doc, &self.conflict)
-    }
-}
+/// An open conflict with the document it belongs to; [`ConflictEntry::to_json`] is the object
+/// of spec §15.7. The same type the server lists its conflicts with.
+pub use tideline_protocol::http::OpenConflict as ConflictEntry;
 
 /// Parses a conflict id from its hex text.
 pub fn parse_conflict_id(text: &str) -> Result<ConflictId, ClientError> {
@@ -318,25 +306,19 @@ impl Replica {
             .collect())
     }
 
-    /// The open conflicts assigned to this replica's user, ordered by conflict id.
+    /// The open conflicts assigned to this replica's user in the token's groups, ordered by
+    /// conflict id: the list `GET /v1/conflicts` gives for the same events.
     pub fn conflicts(&self) -> Result<Vec<ConflictEntry>, ClientError> {
-        let mut entries = Vec::new();
-        for (id, doc) in self.store.inbox(&self.claims.sub)? {
-            let state = self.state_of(&doc)?;
-            let conflict = state
-                .conflicts
-                .into_iter()
-                .find(|conflict| conflict.id == id)
-                .ok_or_else(|| {
-                    // The inbox and the document states are written in one batch.
-                    StoreError::Corrupt {
-                        what: format!("inbox entry {id}"),
-                        detail: "its document has no such conflict".to_owned(),
-                    }
-                })?;
-            entries.push(ConflictEntry { doc, conflict });
-        }
-        Ok(entries)
+        let groups = Groups::new(self.claims.groups.iter().cloned())?;
+        open_conflicts(&self.store, &self.claims.sub, &groups).map_err(|error| match error {
+            OpenConflictsError::Store(error) => ClientError::Store(error),
+            // An inbox entry that its document does not back: the replica's store is damaged,
+            // with the same remedy as a corrupt record.
+            damage => ClientError::Store(StoreError::Corrupt {
+                what: "conflict inbox".to_owned(),
+                detail: damage.to_string(),
+            }),
+        })
     }
 
     /// Resolves a conflict: `decision` is the value to keep at the conflict's path (for a
@@ -420,15 +402,6 @@ impl Replica {
         Ok(inserted.len())
     }
 
-    fn state_of(&self, doc: &DocKey) -> Result<DocState, ClientError> {
-        self.store.doc_state(doc)?.ok_or_else(|| {
-            ClientError::Store(StoreError::Corrupt {
-                what: format!("document {}/{}/{}", doc.group, doc.collection, doc.target),
-                detail: "an inbox entry names it but it has no state".to_owned(),
-            })
-        })
-    }
-
     /// Finds an open conflict: first in the user's inbox, then, for a conflict assigned to
     /// someone else, by visiting every document of the token's groups. The second search reads
     /// every event once; it only runs when a user resolves someone else's conflict.
@@ -440,13 +413,12 @@ impl Replica {
                 .find(|conflict| conflict.id == id)?;
             Some((doc, conflict))
         };
-        for (entry, doc) in self.store.inbox(&self.claims.sub)? {
-            if entry == id {
-                let state = self.state_of(&doc)?;
-                if let Some(found) = in_state(doc, state) {
-                    return Ok(found);
-                }
-            }
+        if let Some(open) = self
+            .conflicts()?
+            .into_iter()
+            .find(|open| open.conflict.id == id)
+        {
+            return Ok((open.doc, open.conflict));
         }
         for group in &self.claims.groups {
             let mut visited: BTreeSet<DocKey> = BTreeSet::new();

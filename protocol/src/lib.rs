@@ -21,6 +21,8 @@
 //! - [`merge`]: chapter 9, one function per step: replay order, writes, conflicts, the
 //!   provisional document, heads, resolution, and the state they produce.
 //! - [`replica`]: applying events to a stored replica: tree, documents and inboxes together.
+//! - [`http`]: the HTTP contract of chapter 15: paths, content types, the error header, the
+//!   status of each error code, live records, and a user's open conflicts.
 //! - [`write`](mod@write): writing a local event: its timestamp, a new document's id and its
 //!   base, from the time and random bytes the host passes in.
 //!
@@ -38,6 +40,7 @@
 
 pub mod digest;
 pub mod event;
+pub mod http;
 pub mod key;
 pub mod limits;
 pub mod merge;

@@ -17,6 +17,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::rt::TokioIo;
+use tideline_protocol::http::{FRAME_CONTENT_TYPE, SYNC_PATH};
 use tideline_protocol::wire::{encode_frame, fingerprint, Frame, Groups, Salt};
 use tideline_server::{auth, ServerConfig, SECRET_FILE_NAME};
 use tideline_testkit::generate::{create_event, Rng};
@@ -131,10 +132,10 @@ async fn push(addr: SocketAddr, token: &str, body: Bytes) -> Result<u16, String>
         .await
         .map_err(|error| error.to_string())?;
     tokio::spawn(connection);
-    let request = Request::post("/v1/sync")
+    let request = Request::post(SYNC_PATH)
         .header("host", "tideline.bench")
         .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/vnd.tideline.frame")
+        .header("content-type", FRAME_CONTENT_TYPE)
         .body(Full::new(body))
         .unwrap();
     let response = sender

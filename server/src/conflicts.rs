@@ -1,33 +1,25 @@
 //! `GET /v1/conflicts`: the conflicts the server's own merge assigned to the token's user, in the
 //! groups the token covers, as JSON.
 //!
-//! Each conflict is the object of spec §15.7, made by `tideline_protocol::merge::conflict_json`.
+//! The list is `tideline_protocol::http::open_conflicts`, the one the reference client prints
+//! too, and each conflict the object of spec §15.7.
 
 use serde_json::Value as Json;
-use tideline_protocol::merge::conflict_json;
+use tideline_protocol::http::{open_conflicts, OpenConflictsError};
 use tideline_protocol::store::ReadStore;
 
 use crate::auth::Identity;
 
 /// The user's conflicts in the token's groups, ordered by conflict id. An inbox entry whose
-/// document no longer holds the conflict (it was resolved in the meantime) is skipped.
+/// document does not hold the conflict is damage to the store, and an error.
 pub(crate) fn conflicts_json<S: ReadStore + ?Sized>(
     store: &S,
     identity: &Identity,
-) -> Result<Json, S::Error> {
-    let mut conflicts = Vec::new();
-    for (id, doc) in store.inbox(&identity.user)? {
-        if identity.groups.index_of(&doc.group).is_none() {
-            continue;
-        }
-        let Some(state) = store.doc_state(&doc)? else {
-            continue;
-        };
-        if let Some(conflict) = state.conflicts.iter().find(|conflict| conflict.id == id) {
-            conflicts.push(conflict_json(&doc, conflict));
-        }
-    }
-    Ok(Json::Array(conflicts))
+) -> Result<Json, OpenConflictsError<S::Error>> {
+    let open = open_conflicts(store, &identity.user, &identity.groups)?;
+    Ok(Json::Array(
+        open.iter().map(|open| open.to_json()).collect(),
+    ))
 }
 
 #[cfg(test)]

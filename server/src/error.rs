@@ -5,17 +5,15 @@
 //! full and answered with a fixed message, so that nothing about the server's insides leaks.
 
 use bytes::Bytes;
-use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::header::{HeaderValue, ALLOW, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
+use tideline_protocol::http::{status_of, BEARER_SCHEME, ERROR_HEADER, FRAME_CONTENT_TYPE};
 use tideline_protocol::sync::{AdmitError, SyncError};
 use tideline_protocol::wire::{encode_frame, ErrorBody, ErrorCode, Frame, WireError};
 
 use crate::auth::AuthError;
+use crate::body::{plain, typed, Body};
 use crate::metrics::Metrics;
-use crate::routes::{full, Body, FRAME_CONTENT_TYPE};
-
-/// The header that names the error code, so a client can branch without decoding the body.
-pub(crate) const ERROR_HEADER: &str = "x-tideline-error";
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
@@ -104,7 +102,7 @@ impl ApiError {
                 return response;
             }
         };
-        let status = status_of(code);
+        let status = StatusCode::from_u16(status_of(code)).expect("the spec's statuses are valid");
         let message = match &self {
             ApiError::Internal(detail) => {
                 tracing::error!(endpoint, detail = %detail, "request failed inside the server");
@@ -127,42 +125,13 @@ impl ApiError {
         metrics.rejected(code.name());
         let body = encode_frame(&Frame::Error(ErrorBody::new(code, &message)));
         metrics.bytes_sent(body.len());
-        let mut response = Response::new(full(Bytes::from(body)));
+        let mut response = typed(Bytes::from(body), FRAME_CONTENT_TYPE);
         *response.status_mut() = status;
         let headers = response.headers_mut();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static(FRAME_CONTENT_TYPE));
         headers.insert(ERROR_HEADER, HeaderValue::from_static(code.name()));
         if code == ErrorCode::Unauthorized {
-            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static(BEARER_SCHEME));
         }
         response
     }
-}
-
-/// The HTTP status of each error code, as the HTTP design's table gives it.
-fn status_of(code: ErrorCode) -> StatusCode {
-    match code {
-        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-        ErrorCode::GroupForbidden | ErrorCode::ForgedCreator => StatusCode::FORBIDDEN,
-        ErrorCode::FrameTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorCode::MalformedFrame
-        | ErrorCode::UnsupportedVersion
-        | ErrorCode::GroupsMismatch
-        | ErrorCode::LimitExceeded
-        | ErrorCode::InvalidEvent
-        | ErrorCode::UnexpectedFrame
-        | ErrorCode::TimestampInFuture => StatusCode::BAD_REQUEST,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-/// A plain-text response, for HTTP-level answers that are not protocol errors.
-pub(crate) fn plain(status: StatusCode, text: String) -> Response<Body> {
-    let mut response = Response::new(full(Bytes::from(text)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
 }

@@ -7,7 +7,8 @@
 //! - [`auth`]: bearer tokens (JWT, HS256 with the data directory's secret, or EdDSA with an
 //!   operator's public key): verifying, minting for development, and the secret file.
 //! - `routes` (private): the endpoints, `POST /v1/sync`, `GET /v1/live`, `GET /v1/conflicts`,
-//!   `GET /healthz` and `GET /metrics`.
+//!   `GET /healthz` and `GET /metrics`, at the paths `tideline_protocol::http` names.
+//! - `body` (private): response bodies, shared by `routes` and `error`.
 //! - `error` (private): the one place where a failure becomes a status, an Error frame and an
 //!   `X-Tideline-Error` header.
 //! - `writer` (private): the group-commit writer, the only task that writes to the store.
@@ -38,6 +39,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub mod auth;
+mod body;
 pub mod config;
 mod conflicts;
 mod deadline;

@@ -2,8 +2,8 @@
 //! stream whose token covers its group.
 //!
 //! The writer publishes each committed batch on a broadcast channel. Each stream has a task
-//! that filters batches to its token's groups and writes them as records, `u32` big-endian
-//! length then the frame's bytes, each frame a `Response { consumed: 0, items: [], events }`.
+//! that filters batches to its token's groups and writes them as the records of spec §15.6
+//! (`tideline_protocol::http::live_records_encode`).
 //! A stream that falls behind the broadcast's buffer is closed rather than skipped over
 //! silently: its client syncs again, and the root comparison finds what it missed. A stream
 //! also ends when its token expires, so that it never outlives the authorization it was opened
@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tideline_protocol::event::VerifiedEvent;
-use tideline_protocol::limits::FRAME_BYTES_BUDGET;
-use tideline_protocol::wire::{encode_frame, Frame, Groups, Response};
+use tideline_protocol::http::live_records_encode;
+use tideline_protocol::wire::Groups;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -112,43 +112,21 @@ pub(crate) fn stream_start(
 /// The records for the events of `batch` in `groups`: as few frames as the frame budget
 /// allows, each prefixed with its length.
 fn records_of(groups: &Groups, batch: &[VerifiedEvent]) -> Vec<Bytes> {
-    let mut records = Vec::new();
-    let mut events: Vec<Vec<u8>> = Vec::new();
-    let mut bytes = 0usize;
-    for event in batch {
-        if groups.index_of(&event.event.group).is_none() {
-            continue;
-        }
-        if !events.is_empty() && bytes + event.bytes.len() > FRAME_BYTES_BUDGET {
-            records.push(record_of(std::mem::take(&mut events)));
-            bytes = 0;
-        }
-        bytes += event.bytes.len();
-        events.push(event.bytes.clone());
-    }
-    if !events.is_empty() {
-        records.push(record_of(events));
-    }
-    records
-}
-
-fn record_of(events: Vec<Vec<u8>>) -> Bytes {
-    let frame = encode_frame(&Frame::Response(Response {
-        consumed: 0,
-        items: Vec::new(),
-        events,
-    }));
-    let len = u32::try_from(frame.len()).expect("a frame within the budget fits in a u32");
-    let mut record = Vec::with_capacity(4 + frame.len());
-    record.extend_from_slice(&len.to_be_bytes());
-    record.extend_from_slice(&frame);
-    Bytes::from(record)
+    let visible = batch
+        .iter()
+        .filter(|event| groups.index_of(&event.event.group).is_some())
+        .map(|event| event.bytes.clone());
+    live_records_encode(visible)
+        .into_iter()
+        .map(Bytes::from)
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tideline_protocol::wire::decode_frame;
+    use tideline_protocol::http::LiveRecordDecoder;
+    use tideline_protocol::wire::{decode_frame, Frame};
     use tideline_testkit::generate::{create_event, Rng};
 
     #[test]
@@ -164,10 +142,11 @@ mod tests {
         let groups = Groups::new(["g1"]).unwrap();
         let records = records_of(&groups, &batch);
         assert_eq!(records.len(), 1);
-        let record = &records[0];
-        let len = u32::from_be_bytes(record[..4].try_into().unwrap()) as usize;
-        assert_eq!(len, record.len() - 4);
-        let Frame::Response(response) = decode_frame(&record[4..]).unwrap() else {
+        let mut decoder = LiveRecordDecoder::new();
+        decoder.push(&records[0]);
+        let frame = decoder.next_frame().unwrap().expect("one whole record");
+        decoder.finish().unwrap();
+        let Frame::Response(response) = decode_frame(&frame).unwrap() else {
             panic!("a live record holds a Response frame");
         };
         assert_eq!(response.consumed, 0);

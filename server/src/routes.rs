@@ -1,5 +1,6 @@
 //! Connections and endpoints: each connection is served by hyper's HTTP/1.1 server, and each
-//! request is routed to a handler named resource first, then action.
+//! request is routed to a handler named resource first, then action. The paths, methods and
+//! content types are those of `tideline_protocol::http`.
 //!
 //! | method | path            | handler          |
 //! |--------|-----------------|------------------|
@@ -15,12 +16,15 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, AUTHORIZATION, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tideline_protocol::http::{
+    Endpoint, BEARER_SCHEME, FRAME_CONTENT_TYPE, HEALTHZ_BODY, JSON_CONTENT_TYPE,
+    LIVE_CACHE_CONTROL, LIVE_CONTENT_TYPE, METRICS_CONTENT_TYPE,
+};
 use tideline_protocol::sync::{self, SyncError};
 use tideline_protocol::wire::{encode_frame, Frame};
 use tideline_store::RocksStore;
@@ -30,25 +34,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::auth::{AuthError, Identity, Verifier};
+use crate::body::{full, plain, typed, Body};
 use crate::deadline::WriteDeadline;
-use crate::error::{plain, ApiError};
+use crate::error::ApiError;
 use crate::live::{self, Committed};
-use crate::metrics::{Metrics, METRICS_CONTENT_TYPE};
+use crate::metrics::Metrics;
 use crate::writer::WriterHandle;
-
-/// The content type of a frame body, requests and responses alike.
-pub(crate) const FRAME_CONTENT_TYPE: &str = "application/vnd.tideline.frame";
-
-/// The content type of a live stream's body.
-pub(crate) const LIVE_CONTENT_TYPE: &str = "application/vnd.tideline.frame-stream";
-
-/// Every response body: whole bodies and live streams alike.
-pub(crate) type Body = BoxBody<Bytes, Infallible>;
-
-/// A whole body.
-pub(crate) fn full(bytes: Bytes) -> Body {
-    Full::new(bytes).boxed()
-}
 
 /// What every handler shares.
 pub(crate) struct AppState {
@@ -119,25 +110,21 @@ pub(crate) async fn connection_serve(
 /// Routes one request and times it.
 async fn request_handle(state: Arc<AppState>, request: Request<Incoming>) -> Response<Body> {
     let started = Instant::now();
-    let method = request.method().clone();
-    let (endpoint, result) = match request.uri().path() {
-        "/v1/sync" => ("sync", method_check(&method, &Method::POST, "POST")),
-        "/v1/live" => ("live", method_check(&method, &Method::GET, "GET")),
-        "/v1/conflicts" => ("conflicts", method_check(&method, &Method::GET, "GET")),
-        "/healthz" => ("healthz", method_check(&method, &Method::GET, "GET")),
-        "/metrics" => ("metrics", method_check(&method, &Method::GET, "GET")),
-        _ => ("other", Err(ApiError::NotFound)),
+    let routed = Endpoint::of_path(request.uri().path());
+    // The `endpoint` label of the metrics (spec §15.8): the endpoint's name, `other` for a path
+    // that is none of them.
+    let endpoint = routed.map_or("other", Endpoint::name);
+    let checked = match routed {
+        None => Err(ApiError::NotFound),
+        Some(routed) => method_check(request.method(), routed).map(|()| routed),
     };
-    let result = match result {
+    let result = match checked {
         Err(error) => Err(error),
-        Ok(()) => match endpoint {
-            "sync" => sync_post(&state, request).await,
-            "live" => live_get(&state, &request),
-            "conflicts" => conflicts_get(&state, &request).await,
-            "healthz" => Ok(plain(StatusCode::OK, "ok".to_owned())),
-            "metrics" => Ok(metrics_get(&state)),
-            _ => unreachable!("every routed endpoint has a handler"),
-        },
+        Ok(Endpoint::Sync) => sync_post(&state, request).await,
+        Ok(Endpoint::Live) => live_get(&state, &request),
+        Ok(Endpoint::Conflicts) => conflicts_get(&state, &request).await,
+        Ok(Endpoint::Healthz) => Ok(plain(StatusCode::OK, HEALTHZ_BODY.to_owned())),
+        Ok(Endpoint::Metrics) => Ok(metrics_get(&state)),
     };
     let response = result.unwrap_or_else(|error| error.into_response(&state.metrics, endpoint));
     state
@@ -146,11 +133,15 @@ async fn request_handle(state: Arc<AppState>, request: Request<Incoming>) -> Res
     response
 }
 
-fn method_check(method: &Method, expected: &Method, name: &'static str) -> Result<(), ApiError> {
-    if method == expected {
+/// Refuses a method other than the one `endpoint` takes.
+fn method_check(method: &Method, endpoint: Endpoint) -> Result<(), ApiError> {
+    if method.as_str() == endpoint.method() {
         Ok(())
     } else {
-        Err(ApiError::MethodNotAllowed(method.to_string(), name))
+        Err(ApiError::MethodNotAllowed(
+            method.to_string(),
+            endpoint.method(),
+        ))
     }
 }
 
@@ -166,7 +157,7 @@ fn authenticate<B>(state: &AppState, request: &Request<B>) -> Result<Identity, A
         // The scheme is case-insensitive (RFC 9110 §11.1).
         .and_then(|value| {
             let (scheme, token) = value.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then_some(token)
+            scheme.eq_ignore_ascii_case(BEARER_SCHEME).then_some(token)
         })
         .map(str::trim)
         .filter(|token| !token.is_empty())
@@ -287,7 +278,7 @@ fn live_get<B>(state: &Arc<AppState>, request: &Request<B>) -> Result<Response<B
     let mut response = Response::new(body.boxed());
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(LIVE_CONTENT_TYPE));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static(LIVE_CACHE_CONTROL));
     Ok(response)
 }
 
@@ -306,20 +297,12 @@ async fn conflicts_get<B>(
     .map_err(|error| ApiError::Internal(format!("reading conflicts: {error}")))?;
     let body = serde_json::to_vec(&conflicts).expect("JSON values encode");
     state.metrics.bytes_sent(body.len());
-    let mut response = Response::new(full(Bytes::from(body)));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    Ok(response)
+    Ok(typed(Bytes::from(body), JSON_CONTENT_TYPE))
 }
 
 /// `GET /metrics`.
 fn metrics_get(state: &AppState) -> Response<Body> {
-    let mut response = Response::new(full(Bytes::from(state.metrics.encode())));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(METRICS_CONTENT_TYPE));
-    response
+    typed(Bytes::from(state.metrics.encode()), METRICS_CONTENT_TYPE)
 }
 
 /// Runs blocking work (RocksDB, hashing) on the blocking pool.

@@ -11,6 +11,7 @@ use common::*;
 use hyper::{Method, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
+use tideline_protocol::http::{CONFLICTS_PATH, LIVE_PATH, SYNC_PATH};
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::wire::{encode_frame, ErrorCode, Groups};
 use tideline_server::{auth, SECRET_FILE_NAME};
@@ -110,9 +111,9 @@ async fn bad_tokens_are_unauthorized() {
     let body = encode_frame(&push_frame(&Groups::new(["g1"]).unwrap(), salt(1), &[]));
     for (name, token) in cases {
         for (method, path) in [
-            (Method::POST, "/v1/sync"),
-            (Method::GET, "/v1/conflicts"),
-            (Method::GET, "/v1/live"),
+            (Method::POST, SYNC_PATH),
+            (Method::GET, CONFLICTS_PATH),
+            (Method::GET, LIVE_PATH),
         ] {
             let body = if method == Method::POST {
                 body.clone()
@@ -133,7 +134,7 @@ async fn bad_tokens_are_unauthorized() {
 
     // The same claims, signed properly, pass.
     let good = sign(Algorithm::HS256, &key, &claims("tideline", hour_ahead));
-    let response = request(server.addr(), Method::POST, "/v1/sync", Some(&good), body).await;
+    let response = request(server.addr(), Method::POST, SYNC_PATH, Some(&good), body).await;
     assert_eq!(response.status, StatusCode::OK);
     server.stop().await;
 }
@@ -170,7 +171,7 @@ async fn an_eddsa_server_accepts_only_eddsa_tokens() {
     )
     .unwrap();
     let body = encode_frame(&push_frame(&groups, salt(2), &[]));
-    let response = request(server.addr(), Method::POST, "/v1/sync", Some(&hs256), body).await;
+    let response = request(server.addr(), Method::POST, SYNC_PATH, Some(&hs256), body).await;
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     server.stop().await;
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::*;
 use hyper::{Method, StatusCode};
 use tideline_protocol::event::EventId;
+use tideline_protocol::http::SYNC_PATH;
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::wire::{encode_frame, Groups};
 use tokio::task::JoinHandle;
@@ -44,7 +45,7 @@ fn pushers_start(
                 for push in 0..PUSHES_PER_PUSHER_MAX {
                     let batch = events(seed_of(pusher, push), "g1", "alice", EVENTS_PER_PUSH);
                     let body = encode_frame(&push_frame(&groups, salt(pusher as u8), &batch));
-                    match try_request(addr, Method::POST, "/v1/sync", Some(token.as_str()), body)
+                    match try_request(addr, Method::POST, SYNC_PATH, Some(token.as_str()), body)
                         .await
                     {
                         Ok(response) if response.status == StatusCode::OK => acknowledged

@@ -11,6 +11,7 @@ use hyper::{Method, StatusCode};
 use serde_json::json;
 use tempfile::TempDir;
 use tideline_client::{Replica, Written};
+use tideline_protocol::http::CONFLICTS_PATH;
 use tideline_protocol::store::ReadStore;
 use tideline_testkit::server::ServerProcess;
 
@@ -184,7 +185,7 @@ async fn a_concurrent_edit_is_one_conflict_for_the_loser_resolved_from_another_r
     let listed = request(
         addr,
         Method::GET,
-        "/v1/conflicts",
+        CONFLICTS_PATH,
         Some(loser_token),
         Vec::new(),
     )
@@ -197,7 +198,7 @@ async fn a_concurrent_edit_is_one_conflict_for_the_loser_resolved_from_another_r
     let none = request(
         addr,
         Method::GET,
-        "/v1/conflicts",
+        CONFLICTS_PATH,
         Some(winner_token),
         Vec::new(),
     )
@@ -232,7 +233,7 @@ async fn a_concurrent_edit_is_one_conflict_for_the_loser_resolved_from_another_r
     let listed = request(
         addr,
         Method::GET,
-        "/v1/conflicts",
+        CONFLICTS_PATH,
         Some(loser_token),
         Vec::new(),
     )

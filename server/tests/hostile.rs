@@ -9,6 +9,7 @@ use hyper::{Method, StatusCode};
 use tokio::io::AsyncWriteExt;
 
 use common::request;
+use tideline_protocol::http::HEALTHZ_PATH;
 use tideline_testkit::server::InProcessServer;
 
 /// Pipelined requests each non-reading client sends: far more replies than the socket buffers
@@ -43,7 +44,7 @@ async fn clients_that_never_read_their_replies_lose_their_connections() {
     let started = Instant::now();
     let response = tokio::time::timeout(
         Duration::from_secs(20),
-        request(server.addr(), Method::GET, "/healthz", None, Vec::new()),
+        request(server.addr(), Method::GET, HEALTHZ_PATH, None, Vec::new()),
     )
     .await
     .expect("the non-reading connections are closed and a new client is served");

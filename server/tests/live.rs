@@ -5,11 +5,13 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
 use common::*;
 use http_body_util::BodyExt;
 use hyper::{Method, StatusCode};
 use tideline_protocol::event::{DocId, ReplicaId, VerifiedEvent};
+use tideline_protocol::http::{
+    LiveRecordDecoder, CONFLICTS_PATH, FRAME_CONTENT_TYPE, LIVE_PATH, METRICS_PATH, SYNC_PATH,
+};
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::wire::{decode_frame, encode_frame, Frame, Groups, Response};
 use tideline_testkit::events::create_titled;
@@ -20,18 +22,16 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 const WAIT_MAX: Duration = Duration::from_secs(10);
 
 /// Reads the next record of a live stream: a `u32` big-endian length, then a Response frame.
-async fn record_next(body: &mut hyper::body::Incoming, buffer: &mut BytesMut) -> Response {
+async fn record_next(
+    body: &mut hyper::body::Incoming,
+    decoder: &mut LiveRecordDecoder,
+) -> Response {
     loop {
-        if buffer.len() >= 4 {
-            let len = u32::from_be_bytes(buffer[..4].try_into().unwrap()) as usize;
-            if buffer.len() >= 4 + len {
-                buffer.advance(4);
-                let frame = buffer.split_to(len);
-                let Frame::Response(response) = decode_frame(&frame).unwrap() else {
-                    panic!("a live record holds a Response frame");
-                };
-                return response;
-            }
+        if let Some(frame) = decoder.next_frame().unwrap() {
+            let Frame::Response(response) = decode_frame(&frame).unwrap() else {
+                panic!("a live record holds a Response frame");
+            };
+            return response;
         }
         let frame = tokio::time::timeout(WAIT_MAX, body.frame())
             .await
@@ -39,7 +39,7 @@ async fn record_next(body: &mut hyper::body::Incoming, buffer: &mut BytesMut) ->
             .expect("the stream stays open")
             .unwrap();
         if let Ok(data) = frame.into_data() {
-            buffer.extend_from_slice(&data);
+            decoder.push(&data);
         }
     }
 }
@@ -56,7 +56,7 @@ async fn the_live_stream_delivers_events_another_client_committed() {
     let response = request_streaming(
         server.addr(),
         Method::GET,
-        "/v1/live",
+        LIVE_PATH,
         Some(&watcher),
         vec![],
     )
@@ -82,8 +82,8 @@ async fn the_live_stream_delivers_events_another_client_committed() {
     .await;
     assert_eq!(pushed.status, StatusCode::OK);
 
-    let mut buffer = BytesMut::new();
-    let record = record_next(&mut body, &mut buffer).await;
+    let mut decoder = LiveRecordDecoder::new();
+    let record = record_next(&mut body, &mut decoder).await;
     assert_eq!(record.consumed, 0);
     assert!(record.items.is_empty());
     let mut received: Vec<_> = record
@@ -127,7 +127,7 @@ async fn metrics_count_what_happens() {
     let token = server.token("alice", &["g1"]);
     let groups = Groups::new(["g1"]).unwrap();
     let metrics_text = || async {
-        let response = request(server.addr(), Method::GET, "/metrics", None, Vec::new()).await;
+        let response = request(server.addr(), Method::GET, METRICS_PATH, None, Vec::new()).await;
         assert_eq!(response.status, StatusCode::OK);
         String::from_utf8(response.body.to_vec()).unwrap()
     };
@@ -139,7 +139,7 @@ async fn metrics_count_what_happens() {
         sync_post(server.addr(), &token, &frame).await.status,
         StatusCode::OK
     );
-    let refused = request(server.addr(), Method::POST, "/v1/sync", None, Vec::new()).await;
+    let refused = request(server.addr(), Method::POST, SYNC_PATH, None, Vec::new()).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
 
     let after = metrics_text().await;
@@ -194,7 +194,7 @@ async fn conflicts_are_listed_to_the_user_asked_to_decide() {
         let response = request(
             server.addr(),
             Method::GET,
-            "/v1/conflicts",
+            CONFLICTS_PATH,
             Some(&token),
             Vec::new(),
         )
@@ -217,7 +217,7 @@ async fn conflicts_are_listed_to_the_user_asked_to_decide() {
     let response = request(
         server.addr(),
         Method::GET,
-        "/v1/conflicts",
+        CONFLICTS_PATH,
         Some(&outsider),
         Vec::new(),
     )
@@ -239,8 +239,8 @@ async fn shutdown_finishes_an_in_flight_request() {
 
     let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
     let head = format!(
-        "POST /v1/sync HTTP/1.1\r\nhost: tideline.test\r\nauthorization: Bearer {token}\r\n\
-         content-type: application/vnd.tideline.frame\r\ncontent-length: {}\r\n\r\n",
+        "POST {SYNC_PATH} HTTP/1.1\r\nhost: tideline.test\r\nauthorization: Bearer {token}\r\n\
+         content-type: {FRAME_CONTENT_TYPE}\r\ncontent-length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -303,7 +303,7 @@ async fn the_live_stream_ends_when_its_token_expires() {
     let response = request_streaming(
         server.addr(),
         Method::GET,
-        "/v1/live",
+        LIVE_PATH,
         Some(&watcher),
         vec![],
     )
@@ -325,7 +325,7 @@ async fn the_live_stream_ends_when_its_token_expires() {
     let refused = request_streaming(
         server.addr(),
         Method::GET,
-        "/v1/live",
+        LIVE_PATH,
         Some(&watcher),
         vec![],
     )

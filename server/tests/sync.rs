@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use hyper::{Method, StatusCode};
 use tideline_protocol::event::{DocId, ReplicaId};
+use tideline_protocol::http::{ERROR_HEADER, FRAME_CONTENT_TYPE, HEALTHZ_PATH, SYNC_PATH};
 use tideline_protocol::limits::FRAME_BYTES_MAX;
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::tree::Tree;
@@ -22,12 +23,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 async fn healthz_answers_ok() {
     // Guards against a health check that needs a token or fails on a fresh data directory.
     let server = InProcessServer::start().await;
-    let response = request(server.addr(), Method::GET, "/healthz", None, Vec::new()).await;
+    let response = request(server.addr(), Method::GET, HEALTHZ_PATH, None, Vec::new()).await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(&response.body[..], b"ok");
     let missing = request(server.addr(), Method::GET, "/nowhere", None, Vec::new()).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    let wrong_method = request(server.addr(), Method::GET, "/v1/sync", None, Vec::new()).await;
+    let wrong_method = request(server.addr(), Method::GET, SYNC_PATH, None, Vec::new()).await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong_method.headers.get("allow").unwrap(), "POST");
     server.stop().await;
@@ -173,7 +174,7 @@ async fn an_unknown_version_is_answered_with_the_versions_spoken() {
     assert_eq!(frame[0], 1, "version 1 is the varint 0x01");
     frame[0] = 2;
 
-    let response = request(server.addr(), Method::POST, "/v1/sync", Some(&token), frame).await;
+    let response = request(server.addr(), Method::POST, SYNC_PATH, Some(&token), frame).await;
     assert_eq!(response.status, StatusCode::BAD_REQUEST);
     let error = response.error();
     assert_eq!(error.code, ErrorCode::UnsupportedVersion);
@@ -190,8 +191,8 @@ async fn an_oversized_body_is_refused_before_it_is_read() {
     // Raw HTTP: declare a body over the limit and send none of it.
     let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
     let head = format!(
-        "POST /v1/sync HTTP/1.1\r\nhost: tideline.test\r\nauthorization: Bearer {token}\r\n\
-         content-type: application/vnd.tideline.frame\r\ncontent-length: {}\r\n\r\n",
+        "POST {SYNC_PATH} HTTP/1.1\r\nhost: tideline.test\r\nauthorization: Bearer {token}\r\n\
+         content-type: {FRAME_CONTENT_TYPE}\r\ncontent-length: {}\r\n\r\n",
         FRAME_BYTES_MAX + 1
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -213,7 +214,7 @@ async fn an_oversized_body_is_refused_before_it_is_read() {
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     assert!(
         text.to_ascii_lowercase()
-            .contains("x-tideline-error: frame_too_large"),
+            .contains(&format!("{ERROR_HEADER}: frame_too_large")),
         "{text}"
     );
     server.stop().await;
@@ -295,7 +296,7 @@ async fn malformed_bodies_are_refused() {
         ),
     ];
     for (name, body, code) in cases {
-        let response = request(server.addr(), Method::POST, "/v1/sync", Some(&token), body).await;
+        let response = request(server.addr(), Method::POST, SYNC_PATH, Some(&token), body).await;
         assert_eq!(response.status, StatusCode::BAD_REQUEST, "{name}");
         assert_eq!(response.error().code, code, "{name}");
     }
@@ -463,8 +464,8 @@ async fn a_body_sent_too_slowly_is_cut_off_and_stores_nothing() {
 
     let mut stream = tokio::net::TcpStream::connect(server.addr()).await.unwrap();
     let head = format!(
-        "POST /v1/sync HTTP/1.1\r\nhost: tideline.test\r\nauthorization: Bearer {token}\r\n\
-         content-type: application/vnd.tideline.frame\r\ncontent-length: {}\r\n\r\n",
+        "POST {SYNC_PATH} HTTP/1.1\r\nhost: tideline.test\r\nauthorization: Bearer {token}\r\n\
+         content-type: {FRAME_CONTENT_TYPE}\r\ncontent-length: {}\r\n\r\n",
         body.len()
     );
     stream.write_all(head.as_bytes()).await.unwrap();
@@ -497,7 +498,7 @@ async fn idle_connections_cannot_hold_every_slot() {
         idle.push(tokio::net::TcpStream::connect(server.addr()).await.unwrap());
     }
     let started = std::time::Instant::now();
-    let response = request(server.addr(), Method::GET, "/healthz", None, Vec::new()).await;
+    let response = request(server.addr(), Method::GET, HEALTHZ_PATH, None, Vec::new()).await;
     assert_eq!(response.status, StatusCode::OK);
     assert!(
         started.elapsed() < std::time::Duration::from_secs(5),

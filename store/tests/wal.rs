@@ -57,7 +57,7 @@ fn wal_files(dir: &Path) -> Vec<PathBuf> {
         .filter(|path| path.extension().is_some_and(|extension| extension == "log"))
         .map(|path| (fs::metadata(&path).expect("metadata").len(), path))
         .collect();
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|file| std::cmp::Reverse(file.0));
     files.into_iter().map(|(_, path)| path).collect()
 }
 

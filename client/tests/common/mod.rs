@@ -21,6 +21,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use tideline_client::Replica;
+use tideline_protocol::http::{METRICS_PATH, SYNC_PATH};
 use tideline_protocol::tree::Digest;
 use tideline_testkit::server::InProcessServer;
 use tokio::net::{TcpListener, TcpStream};
@@ -135,7 +136,7 @@ async fn metrics_get(addr: SocketAddr) -> String {
         .await
         .unwrap();
     tokio::spawn(connection);
-    let request = Request::get("/metrics")
+    let request = Request::get(METRICS_PATH)
         .header("host", "tideline.test")
         .body(Empty::<Bytes>::new())
         .unwrap();
@@ -179,7 +180,7 @@ async fn relay(
     front: Arc<Front>,
     request: Request<Incoming>,
 ) -> Result<Response<Incoming>, Dropped> {
-    let sync = request.method() == Method::POST && request.uri().path() == "/v1/sync";
+    let sync = request.method() == Method::POST && request.uri().path() == SYNC_PATH;
     let number = if sync {
         front.requests.fetch_add(1, Ordering::SeqCst) + 1
     } else {

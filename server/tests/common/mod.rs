@@ -14,6 +14,7 @@ use hyper::header::{HeaderMap, AUTHORIZATION, CONTENT_TYPE};
 use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tideline_protocol::event::{EventId, VerifiedEvent};
+use tideline_protocol::http::{ERROR_HEADER, FRAME_CONTENT_TYPE, SYNC_PATH};
 use tideline_protocol::replica;
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::sync::{Config, Initiator};
@@ -23,9 +24,6 @@ use tideline_protocol::wire::{
 use tideline_testkit::generate::{create_event, Rng};
 use tideline_testkit::server::ServerProcess;
 use tokio::net::TcpStream;
-
-/// The content type of frames.
-pub const FRAME_CONTENT_TYPE: &str = "application/vnd.tideline.frame";
 
 /// The `tideline-server` binary of this package as a child process, on a loopback port and a
 /// temporary data directory, answering `/healthz`.
@@ -50,7 +48,7 @@ impl HttpResponse {
         };
         let header = self
             .headers
-            .get("x-tideline-error")
+            .get(ERROR_HEADER)
             .expect("errors carry X-Tideline-Error")
             .to_str()
             .unwrap();
@@ -160,7 +158,7 @@ pub async fn sync_post(addr: SocketAddr, token: &str, frame: &Frame) -> HttpResp
     request(
         addr,
         Method::POST,
-        "/v1/sync",
+        SYNC_PATH,
         Some(token),
         encode_frame(frame),
     )
