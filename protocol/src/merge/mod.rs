@@ -28,18 +28,15 @@
 //! - `document`: §9.5, the provisional document;
 //! - `resolution`: §9.7, the event that decides a conflict;
 //! - `state`: §9.9, the types of the result and their encoding;
-//! - `json`: §15.7, a conflict as JSON.
 
 mod conflicts;
 mod document;
-mod json;
 mod order;
 mod resolution;
 mod state;
 mod writes;
 
 pub use document::value_at;
-pub use json::conflict_json;
 pub use resolution::{resolution, Decision};
 pub use state::{Competitor, Conflict, ConflictId, ConflictKind, DocKey, DocState, Write};
 pub use writes::writes_of;
