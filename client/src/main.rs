@@ -195,15 +195,39 @@ fn run(command: Command) -> anyhow::Result<()> {
             replica,
             server,
             token,
-        } => {
-            let replica = Replica::init(&replica.replica, &server, &token)?;
-            print(&serde_json::json!({
-                "replica": replica.id().to_string(),
-                "user": replica.user(),
-                "groups": replica.groups(),
-                "server": replica.server_url(),
-            }));
+        } => init(&replica.replica, &server, &token),
+        command @ (Command::Create { .. }
+        | Command::Update { .. }
+        | Command::Remove { .. }
+        | Command::Resolve { .. }) => write(command),
+        command @ (Command::Get { .. }
+        | Command::Find { .. }
+        | Command::Conflicts { .. }
+        | Command::Root { .. }) => read(command),
+        Command::Sync { replica } => {
+            let mut replica = Replica::open(&replica.replica)?;
+            let report = runtime()?.block_on(replica.sync())?;
+            print(&serde_json::to_value(report)?);
+            Ok(())
         }
+        Command::Watch { replica } => watch(&replica.replica),
+    }
+}
+
+fn init(dir: &std::path::Path, server: &str, token: &str) -> anyhow::Result<()> {
+    let replica = Replica::init(dir, server, token)?;
+    print(&serde_json::json!({
+        "replica": replica.id().to_string(),
+        "user": replica.user(),
+        "groups": replica.groups(),
+        "server": replica.server_url(),
+    }));
+    Ok(())
+}
+
+/// The commands that write an event.
+fn write(command: Command) -> anyhow::Result<()> {
+    let written = match command {
         Command::Create {
             replica,
             group,
@@ -211,8 +235,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             json,
         } => {
             let document = json::parse("document", &json)?;
-            let mut replica = Replica::open(&replica.replica)?;
-            print_written(replica.create(&group, &collection, &document)?);
+            Replica::open(&replica.replica)?.create(&group, &collection, &document)?
         }
         Command::Update {
             replica,
@@ -223,8 +246,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         } => {
             let id = parse_doc_id(&id)?;
             let patch = json::parse("patch", &json_patch)?;
-            let mut replica = Replica::open(&replica.replica)?;
-            print_written(replica.update(&group, &collection, id, &patch)?);
+            Replica::open(&replica.replica)?.update(&group, &collection, id, &patch)?
         }
         Command::Remove {
             replica,
@@ -233,42 +255,7 @@ fn run(command: Command) -> anyhow::Result<()> {
             id,
         } => {
             let id = parse_doc_id(&id)?;
-            let mut replica = Replica::open(&replica.replica)?;
-            print_written(replica.remove(&group, &collection, id)?);
-        }
-        Command::Get {
-            replica,
-            group,
-            collection,
-            id,
-        } => {
-            let id = parse_doc_id(&id)?;
-            let replica = Replica::open(&replica.replica)?;
-            print(&replica.get(&group, &collection, id)?);
-        }
-        Command::Find {
-            replica,
-            group,
-            collection,
-        } => {
-            let replica = Replica::open(&replica.replica)?;
-            for document in replica.find(&group, &collection)? {
-                print(&document);
-            }
-        }
-        Command::Sync { replica } => {
-            let mut replica = Replica::open(&replica.replica)?;
-            let report = runtime()?.block_on(replica.sync())?;
-            print(&serde_json::to_value(report)?);
-        }
-        Command::Conflicts { replica } => {
-            let replica = Replica::open(&replica.replica)?;
-            let conflicts: Vec<serde_json::Value> = replica
-                .conflicts()?
-                .iter()
-                .map(|entry| entry.to_json())
-                .collect();
-            print(&serde_json::Value::Array(conflicts));
+            Replica::open(&replica.replica)?.remove(&group, &collection, id)?
         }
         Command::Resolve {
             replica,
@@ -277,28 +264,65 @@ fn run(command: Command) -> anyhow::Result<()> {
         } => {
             let conflict_id = parse_conflict_id(&conflict_id)?;
             let decision = json::parse("decision", &json)?;
-            let mut replica = Replica::open(&replica.replica)?;
-            print_written(replica.resolve(conflict_id, &decision)?);
+            Replica::open(&replica.replica)?.resolve(conflict_id, &decision)?
+        }
+        _ => unreachable!("run hands only writing commands to write"),
+    };
+    print_written(written);
+    Ok(())
+}
+
+/// The commands that only read the replica.
+fn read(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Get {
+            replica,
+            group,
+            collection,
+            id,
+        } => {
+            let id = parse_doc_id(&id)?;
+            print(&Replica::open(&replica.replica)?.get(&group, &collection, id)?);
+        }
+        Command::Find {
+            replica,
+            group,
+            collection,
+        } => {
+            for document in Replica::open(&replica.replica)?.find(&group, &collection)? {
+                print(&document);
+            }
+        }
+        Command::Conflicts { replica } => {
+            let conflicts: Vec<serde_json::Value> = Replica::open(&replica.replica)?
+                .conflicts()?
+                .iter()
+                .map(|entry| entry.to_json())
+                .collect();
+            print(&serde_json::Value::Array(conflicts));
         }
         Command::Root { replica, group } => {
-            let replica = Replica::open(&replica.replica)?;
-            let root = replica.root(&group)?;
+            let root = Replica::open(&replica.replica)?.root(&group)?;
             print(&serde_json::json!({"group": group, "root": root.to_string()}));
         }
-        Command::Watch { replica } => {
-            let mut replica = Replica::open(&replica.replica)?;
-            let runtime = runtime()?;
-            let shutdown = CancellationToken::new();
-            let stopper = shutdown.clone();
-            runtime.spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    stopper.cancel();
-                }
-            });
-            runtime.block_on(replica.watch(shutdown, |event| print(&watch_json(event))))?;
-            print(&serde_json::json!({"stopped": true}));
-        }
+        _ => unreachable!("run hands only reading commands to read"),
     }
+    Ok(())
+}
+
+/// Stays in sync through the live stream until ctrl-c.
+fn watch(dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut replica = Replica::open(dir)?;
+    let runtime = runtime()?;
+    let shutdown = CancellationToken::new();
+    let stopper = shutdown.clone();
+    runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stopper.cancel();
+        }
+    });
+    runtime.block_on(replica.watch(shutdown, |event| print(&watch_json(event))))?;
+    print(&serde_json::json!({"stopped": true}));
     Ok(())
 }
 
