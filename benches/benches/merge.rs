@@ -136,9 +136,9 @@ fn history(seed: u64, events_len: usize, docs_len: usize) -> History {
             .base(base)
             .seal();
         doc.heads_before = doc.heads.clone();
-        doc.heads.retain(|head| !event.event.base.contains(head));
-        doc.heads.push(event.id);
-        doc.first.get_or_insert(event.id);
+        doc.heads.retain(|head| !event.event().base.contains(head));
+        doc.heads.push(event.id());
+        doc.first.get_or_insert(event.id());
         events.push(event);
     }
     History { events, docs }

@@ -60,7 +60,7 @@ impl<'a> Sides<'a> {
             .only_initiator
             .iter()
             .chain(&generated.only_responder)
-            .map(|event| (event.id, event))
+            .map(|event| (event.id(), event))
             .collect();
         Sides {
             initiator: side(&generated.only_initiator),
@@ -75,7 +75,7 @@ impl<'a> Sides<'a> {
         let len = self
             .unshared
             .get(id)
-            .map_or(self.shared_event_bytes, |event| event.bytes.len());
+            .map_or(self.shared_event_bytes, |event| event.bytes().len());
         (varint_len(len) + len) as u64
     }
 }
@@ -86,7 +86,7 @@ pub fn lower_bound(generated: &Generated) -> Measure {
     let bytes = |events: &[VerifiedEvent]| -> u64 {
         events
             .iter()
-            .map(|event| event.bytes.len() as u64 + ID_BYTES)
+            .map(|event| event.bytes().len() as u64 + ID_BYTES)
             .sum()
     };
     Measure {

@@ -143,7 +143,7 @@ pub fn store_build(
     let mut store = CompactStore::new();
     let event_keys = events.iter().map(|event| {
         let group = groups
-            .index_of(&event.event.group)
+            .index_of(&event.event().group)
             .expect("events belong to the session's groups");
         (group, Key::of(event))
     });
@@ -151,7 +151,9 @@ pub fn store_build(
         &mut store,
         groups,
         keys.into_iter().chain(event_keys),
-        events.iter().map(|event| (event.id, event.bytes.clone())),
+        events
+            .iter()
+            .map(|event| (event.id(), event.bytes().to_vec())),
     );
     store.shrink_to_fit();
     (store, stats)
@@ -209,14 +211,17 @@ mod tests {
                 }
                 let keys: Vec<Key> = events
                     .iter()
-                    .filter(|event| event.event.group == name)
+                    .filter(|event| event.event().group == name)
                     .map(Key::of)
                     .collect();
                 assert_eq!(Tree::new(&bulk).root(name).unwrap(), digest_of(&keys));
             }
             assert_eq!(bulk.events_len(), count);
             for event in &events {
-                assert_eq!(bulk.event(&event.id).unwrap().as_ref(), Some(&event.bytes));
+                assert_eq!(
+                    bulk.event(&event.id()).unwrap().as_ref(),
+                    Some(&event.bytes().to_vec())
+                );
             }
         }
     }

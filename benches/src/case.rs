@@ -18,7 +18,7 @@ use crate::workload::{generate, Pattern, Split, Workload, CREATOR_DEFAULT, END_M
 pub fn sample_event_bytes(payload_bytes: usize) -> usize {
     let mut rng = Rng::new(0);
     create_event(&mut rng, "g", END_MS, CREATOR_DEFAULT, payload_bytes)
-        .bytes
+        .bytes()
         .len()
 }
 

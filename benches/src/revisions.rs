@@ -171,8 +171,8 @@ pub fn revisions_run(
         "the history must hold at least one create per document"
     );
     let mut rng = Rng::new(model.seed);
-    let create_event_bytes = event(&mut rng, 0, None, END_MS, model).bytes.len() as u64;
-    let update_event_bytes = event(&mut rng, 0, Some(0), END_MS, model).bytes.len() as u64;
+    let create_event_bytes = event(&mut rng, 0, None, END_MS, model).bytes().len() as u64;
+    let update_event_bytes = event(&mut rng, 0, Some(0), END_MS, model).bytes().len() as u64;
     let state_bytes =
         postcard::to_allocvec(&state(&mut rng, model.fields, model.value_bytes))?.len() as u64;
 
@@ -233,7 +233,7 @@ pub fn revisions_run(
     let missing_event_bytes = client_events
         .iter()
         .chain(&server_events)
-        .map(|event| event.bytes.len() as u64)
+        .map(|event| event.bytes().len() as u64)
         .sum();
     let (mut client, _) = store_build(&groups, history.iter().copied(), &client_events);
     let (mut server, _) = store_build(&groups, history.iter().copied(), &server_events);

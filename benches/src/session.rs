@@ -129,10 +129,12 @@ mod tests {
                     .iter()
                     .copied()
                     .chain(only.iter().map(|event| {
-                        let group = generated.groups.index_of(&event.event.group).unwrap();
+                        let group = generated.groups.index_of(&event.event().group).unwrap();
                         (group, tideline_protocol::tree::Key::of(event))
                     }));
-                let bytes = only.iter().map(|event| (event.id, event.bytes.clone()));
+                let bytes = only
+                    .iter()
+                    .map(|event| (event.id(), event.bytes().to_vec()));
                 store_fill(&mut store, &generated.groups, keys, bytes);
                 store
             };

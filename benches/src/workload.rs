@@ -182,7 +182,7 @@ impl Generated {
         self.only_initiator
             .iter()
             .chain(&self.only_responder)
-            .map(|event| event.bytes.len() as u64)
+            .map(|event| event.bytes().len() as u64)
             .sum()
     }
 
@@ -423,7 +423,7 @@ mod tests {
             .only_initiator
             .iter()
             .chain(&recent.only_responder)
-            .all(|event| event.event.timestamp.wall_ms >= window_start));
+            .all(|event| event.event().timestamp.wall_ms >= window_start));
     }
 
     /// Guards the `groups` pattern: sizes are skewed, the first rank the largest.

@@ -387,15 +387,15 @@ impl Replica {
     ) -> Result<usize, ClientError> {
         if let Some(event) = events
             .iter()
-            .find(|event| !self.claims.grants(&event.event.group))
+            .find(|event| !self.claims.grants(&event.event().group))
         {
             return Err(ClientError::Protocol(SyncError::GroupForbidden {
-                id: event.id,
-                group: event.event.group.clone(),
+                id: event.id(),
+                group: event.event().group.clone(),
             }));
         }
         let inserted = apply(&mut self.store, events)?;
-        if let Some(latest) = events.iter().map(|event| event.event.timestamp).max() {
+        if let Some(latest) = events.iter().map(|event| event.event().timestamp).max() {
             let observed = Hlc::observe(self.config.hlc, latest, now_ms);
             self.save_clock(observed)?;
         }
@@ -440,7 +440,7 @@ impl Replica {
                             what: format!("event {}", key.id()),
                             detail: error.to_string(),
                         })?;
-                    let doc = DocKey::of(&event.event);
+                    let doc = DocKey::of(event.event());
                     if visited.insert(doc.clone()) {
                         if let Some(state) = self.store.doc_state(&doc)? {
                             if let Some(found) = in_state(doc, state) {
@@ -481,8 +481,8 @@ impl Replica {
         self.save_clock(event.hlc())?;
         event.apply(&mut self.store)?;
         Ok(Written {
-            doc: event.event().event.target,
-            event: event.event().id,
+            doc: event.event().event().target,
+            event: event.event().id(),
         })
     }
 

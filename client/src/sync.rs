@@ -231,10 +231,10 @@ impl Replica {
             .map(|(index, bytes)| {
                 let event = VerifiedEvent::decode(bytes)
                     .map_err(|source| SyncError::InvalidEvent { index, source })?;
-                if !self.claims.grants(&event.event.group) {
+                if !self.claims.grants(&event.event().group) {
                     return Err(SyncError::GroupForbidden {
-                        id: event.id,
-                        group: event.event.group.clone(),
+                        id: event.id(),
+                        group: event.event().group.clone(),
                     }
                     .into());
                 }

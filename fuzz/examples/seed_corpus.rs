@@ -87,7 +87,7 @@ fn main() {
             };
             let events = initiator.handle_response(response).unwrap();
             for event in &events {
-                write("event_decode", &format!("session{session}-{}", event.id), &event.bytes);
+                write("event_decode", &format!("session{session}-{}", event.id()), event.bytes());
             }
             replica::apply(&mut replica_store, &events).unwrap();
             round += 1;

@@ -54,7 +54,7 @@ impl Key {
 
     /// The key of a verified event.
     pub fn of(event: &VerifiedEvent) -> Key {
-        Key::new(event.event.timestamp, event.id)
+        Key::new(event.event().timestamp, event.id())
     }
 
     /// The event id inside the key.

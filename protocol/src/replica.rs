@@ -44,10 +44,10 @@ pub fn apply<S: Store + ?Sized>(
     let mut touched = BTreeSet::new();
     for event in events
         .iter()
-        .filter(|event| inserted_set.contains(&event.id))
+        .filter(|event| inserted_set.contains(&event.id()))
     {
-        let doc = DocKey::of(&event.event);
-        overlay.put_doc_event(doc.clone(), event.id);
+        let doc = DocKey::of(event.event());
+        overlay.put_doc_event(doc.clone(), event.id());
         touched.insert(doc);
     }
     for doc in touched {
@@ -110,7 +110,7 @@ pub fn replay(events: &[VerifiedEvent]) -> BTreeMap<DocKey, DocState> {
     let mut by_doc: BTreeMap<DocKey, Vec<VerifiedEvent>> = BTreeMap::new();
     for event in events {
         by_doc
-            .entry(DocKey::of(&event.event))
+            .entry(DocKey::of(event.event()))
             .or_default()
             .push(event.clone());
     }

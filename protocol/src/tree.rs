@@ -197,12 +197,12 @@ pub(crate) fn insert_into<S: ReadStore + ?Sized>(
 ) -> Result<Vec<EventId>, S::Error> {
     let mut inserted = Vec::new();
     for event in events {
-        if overlay.has_event(&event.id)? {
+        if overlay.has_event(&event.id())? {
             continue;
         }
-        overlay.put_event(event.id, event.bytes.clone());
-        insert_key(overlay, &event.event.group, Key::of(event))?;
-        inserted.push(event.id);
+        overlay.put_event(event.id(), event.bytes().to_vec());
+        insert_key(overlay, &event.event().group, Key::of(event))?;
+        inserted.push(event.id());
     }
     Ok(inserted)
 }

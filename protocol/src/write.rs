@@ -156,12 +156,12 @@ impl LocalEvent {
 
     /// The replica's last timestamp after this write: the event's own.
     pub fn hlc(&self) -> Hlc {
-        self.event.event.timestamp
+        self.event.event().timestamp
     }
 
     /// The document the event changes.
     pub fn doc(&self) -> DocKey {
-        DocKey::of(&self.event.event)
+        DocKey::of(self.event.event())
     }
 
     /// Stores the event in the replica's `store` with [`apply`] (tree, documents and inboxes
@@ -173,7 +173,11 @@ impl LocalEvent {
     /// replica wrote before, so only applying the same `LocalEvent` twice can do that.
     pub fn apply<S: Store + ?Sized>(&self, store: &mut S) -> Result<(), ApplyError<S::Error>> {
         let inserted = apply(store, std::slice::from_ref(&self.event))?;
-        assert_eq!(inserted, [self.event.id], "a freshly written event is new");
+        assert_eq!(
+            inserted,
+            [self.event.id()],
+            "a freshly written event is new"
+        );
         Ok(())
     }
 }
@@ -237,7 +241,10 @@ pub fn seal<S: ReadStore + ?Sized>(
     let event = event.seal()?;
     // A valid timestamp is below 2^48 ms, where `tick` always moves forward: the replica's own
     // events are ordered by their timestamps.
-    assert!(event.event.timestamp > last, "a new event ticks the clock");
+    assert!(
+        event.event().timestamp > last,
+        "a new event ticks the clock"
+    );
     Ok(LocalEvent { event })
 }
 
@@ -361,7 +368,7 @@ mod tests {
         // Guards against a create whose id ignores the host's time or bytes (spec §4.5), or
         // that names a base although the document is new.
         let (store, created) = created();
-        let event = &created.event().event;
+        let event = &created.event().event();
         assert_eq!(event.target, DocId::new(2_000, [7; DOC_ID_RANDOM_BYTES]));
         assert!(event.base.is_empty());
         assert_eq!(
@@ -376,14 +383,14 @@ mod tests {
             }
         );
         assert_eq!(created.doc().target, event.target);
-        assert_eq!(state(&store, event.target).heads, [created.event().id]);
+        assert_eq!(state(&store, event.target).heads, [created.event().id()]);
     }
 
     #[test]
     fn the_timestamp_ticks_past_the_last_even_when_the_clock_is_behind() {
         // Guards against a local event ordered before one the replica wrote or saw (§4.4).
         let (mut store, created) = created();
-        let target = created.event().event.target;
+        let target = created.event().event().target;
         let behind = on(WriteOp::Update {
             target,
             patch: title("Moon"),
@@ -409,7 +416,7 @@ mod tests {
         let create = on(WriteOp::Create(document("Moon")));
         let again = write(&mut store, ALICE, removed.hlc(), at(10), create).unwrap();
         assert_eq!(
-            again.event().event.target,
+            again.event().event().target,
             DocId::new(3_000, [7; DOC_ID_RANDOM_BYTES])
         );
     }
@@ -419,17 +426,17 @@ mod tests {
         // Guards against an edit whose base misses the document's heads (§9.6), which merge
         // would take for a concurrent edit, and against edits of unseen documents.
         let (mut store, created) = created();
-        let target = created.event().event.target;
+        let target = created.event().event().target;
         let update = on(WriteOp::Update {
             target,
             patch: title("Moon"),
         });
         let updated = write(&mut store, ALICE, created.hlc(), at(2_001), update).unwrap();
-        assert_eq!(updated.event().event.base, [created.event().id]);
+        assert_eq!(updated.event().event().base, [created.event().id()]);
         let remove = on(WriteOp::Remove { target });
         let removed = write(&mut store, ALICE, updated.hlc(), at(2_002), remove).unwrap();
-        assert_eq!(removed.event().event.base, [updated.event().id]);
-        assert_eq!(removed.event().event.op, Op::Remove);
+        assert_eq!(removed.event().event().base, [updated.event().id()]);
+        assert_eq!(removed.event().event().op, Op::Remove);
 
         let last = removed.hlc();
         let events_len = store.events_len();
@@ -491,7 +498,7 @@ mod tests {
         // Guards against a resolution that misses a competing event (§9.7) and so leaves the
         // conflict open.
         let (mut store, created) = created();
-        let target = created.event().event.target;
+        let target = created.event().event().target;
         // Both edits are sealed before either is stored: each only saw the create.
         let alice = seal(
             &store,
@@ -541,9 +548,9 @@ mod tests {
             resolve(conflict.id),
         )
         .unwrap();
-        let mut heads = vec![alice.event().id, bob.event().id];
+        let mut heads = vec![alice.event().id(), bob.event().id()];
         heads.sort();
-        assert_eq!(resolved.event().event.base, heads);
+        assert_eq!(resolved.event().event().base, heads);
         let after = state(&store, target);
         assert!(after.conflicts.is_empty());
         assert_eq!(after.value, Some(document("Both")));

@@ -50,7 +50,7 @@ fn event(creator: &str, wall_ms: u64, base: &[&VerifiedEvent], op: Op) -> Verifi
         .at(wall_ms)
         .creator(creator)
         .origin(ReplicaId([creator.len() as u8; 16]))
-        .base(base.iter().map(|event| event.id))
+        .base(base.iter().map(|event| event.id()))
         .seal()
 }
 
@@ -100,7 +100,7 @@ fn sequential_edits_apply_in_order() {
     let renamed = update("bob", 2, &[&created], &[(&["name"], Some(text("Grace")))]);
     let state = merged(&[created, renamed.clone()]);
     assert!(state.conflicts.is_empty());
-    assert_eq!(state.heads, vec![renamed.id]);
+    assert_eq!(state.heads, vec![renamed.id()]);
     let value = state.value.expect("document exists");
     assert_eq!(
         tideline_protocol::merge::value_at(Some(&value), &path(&["name"])),
@@ -150,7 +150,7 @@ fn concurrent_same_field_conflicts() {
     let conflict = &state.conflicts[0];
     assert_eq!(conflict.kind, ConflictKind::Field);
     assert_eq!(conflict.path, path(&["name"]));
-    assert_eq!(conflict.winner, bob.id);
+    assert_eq!(conflict.winner, bob.id());
     assert_eq!(conflict.provisional, Some(text("Grace")));
     assert_eq!(conflict.assignees, vec!["alice".to_owned()]);
     let mut competing: Vec<_> = conflict
@@ -159,7 +159,7 @@ fn concurrent_same_field_conflicts() {
         .map(|competitor| competitor.event)
         .collect();
     competing.sort();
-    let mut expected = vec![alice.id, bob.id];
+    let mut expected = vec![alice.id(), bob.id()];
     expected.sort();
     assert_eq!(competing, expected);
 }
@@ -232,7 +232,7 @@ fn duplicate_create_conflicts() {
     let state = merged(&[first, second.clone()]);
     assert_eq!(state.conflicts.len(), 1);
     assert_eq!(state.conflicts[0].kind, ConflictKind::Create);
-    assert_eq!(state.conflicts[0].winner, second.id);
+    assert_eq!(state.conflicts[0].winner, second.id());
     assert_eq!(state.conflicts[0].assignees, vec!["alice".to_owned()]);
 }
 
@@ -250,7 +250,7 @@ fn recreation_after_remove() {
     let state = merged(&[created, removed, again.clone()]);
     assert!(state.conflicts.is_empty());
     assert_eq!(state.value, Some(object(&[("name", text("New"))])));
-    assert_eq!(state.heads, vec![again.id]);
+    assert_eq!(state.heads, vec![again.id()]);
 }
 
 /// A resolution covering the competing heads clears the conflict; a resolution concurrent with
@@ -262,7 +262,7 @@ fn resolutions_clear_conflicts_and_resolutions_of_resolutions() {
     let bob = update("bob", 6, &[&created], &[(&["name"], Some(text("B")))]);
     let events = vec![created.clone(), alice.clone(), bob.clone()];
     let state = merged(&events);
-    let key = DocKey::of(&created.event);
+    let key = DocKey::of(created.event());
     let conflict = state.conflicts[0].clone();
     let decided = resolution(
         &key,
@@ -353,7 +353,7 @@ fn three_users_chain() {
     let conflict = &state.conflicts[0];
     assert_eq!(conflict.competing.len(), 3);
     assert_eq!(conflict.path, path(&["address"]));
-    assert_eq!(conflict.winner, c.id);
+    assert_eq!(conflict.winner, c.id());
     assert_eq!(
         conflict.assignees,
         vec!["alice".to_owned(), "bob".to_owned()]
@@ -374,7 +374,7 @@ fn inbox_follows_conflicts() {
         store.inbox("bob").unwrap().is_empty(),
         "the winner is not asked"
     );
-    let key = DocKey::of(&created.event);
+    let key = DocKey::of(created.event());
     let state = store.doc_state(&key).unwrap().unwrap();
     assert_eq!(state.conflicts[0].id, inbox[0].0);
     let decided = resolution(

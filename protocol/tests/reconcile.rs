@@ -132,11 +132,11 @@ fn run(case: &Case) -> Outcome {
         .iter()
         .chain(&only_initiator)
         .chain(&only_responder)
-        .map(|event| event.id)
+        .map(|event| event.id())
         .collect();
-    let initiator_ids: BTreeSet<EventId> = only_initiator.iter().map(|event| event.id).collect();
-    let responder_ids: BTreeSet<EventId> = only_responder.iter().map(|event| event.id).collect();
-    let common_ids: BTreeSet<EventId> = common.iter().map(|event| event.id).collect();
+    let initiator_ids: BTreeSet<EventId> = only_initiator.iter().map(|event| event.id()).collect();
+    let responder_ids: BTreeSet<EventId> = only_responder.iter().map(|event| event.id()).collect();
+    let common_ids: BTreeSet<EventId> = common.iter().map(|event| event.id()).collect();
     Outcome {
         transcript,
         initiator,

@@ -75,7 +75,7 @@ async fn main() {
         let bodies: Vec<Bytes> = (0..pushes_per_client)
             .map(|_| {
                 let events: Vec<Vec<u8>> = (0..events_per_push)
-                    .map(|_| create_event(&mut rng, "g1", wall_ms, "bench", 64).bytes)
+                    .map(|_| create_event(&mut rng, "g1", wall_ms, "bench", 64).into_bytes())
                     .collect();
                 Bytes::from(encode_frame(&Frame::Request(
                     tideline_protocol::wire::Request {

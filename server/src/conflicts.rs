@@ -96,7 +96,7 @@ mod tests {
             on_doc(EventBuilder::update(patch([("title", value)])))
                 .creator(creator)
                 .at(wall_ms)
-                .base([created.id])
+                .base([created.id()])
                 .seal()
         };
         let mut store = MemoryStore::new();

@@ -114,8 +114,8 @@ pub(crate) fn stream_start(
 fn records_of(groups: &Groups, batch: &[VerifiedEvent]) -> Vec<Bytes> {
     let visible = batch
         .iter()
-        .filter(|event| groups.index_of(&event.event.group).is_some())
-        .map(|event| event.bytes.clone());
+        .filter(|event| groups.index_of(&event.event().group).is_some())
+        .map(|event| event.bytes().to_vec());
     live_records_encode(visible)
         .into_iter()
         .map(Bytes::from)
@@ -153,7 +153,7 @@ mod tests {
         assert_eq!(response.events.len(), 5);
         for bytes in &response.events {
             let event = VerifiedEvent::decode(bytes).unwrap();
-            assert_eq!(event.event.group, "g1");
+            assert_eq!(event.event().group, "g1");
         }
         assert!(records_of(&Groups::new(["g3"]).unwrap(), &batch).is_empty());
     }

@@ -161,7 +161,7 @@ async fn batch_apply(
         let mut inserted: std::collections::HashSet<_> = inserted.into_iter().collect();
         Ok(events
             .into_iter()
-            .filter(|event| inserted.remove(&event.id))
+            .filter(|event| inserted.remove(&event.id()))
             .collect())
     })
     .await

@@ -51,7 +51,7 @@ fn pushers_start(
                         Ok(response) if response.status == StatusCode::OK => acknowledged
                             .lock()
                             .unwrap()
-                            .extend(batch.iter().map(|event| event.id)),
+                            .extend(batch.iter().map(|event| event.id())),
                         Ok(response) => panic!("push refused: {:?}", response.error()),
                         // The server is gone: the kill landed.
                         Err(_) => return,

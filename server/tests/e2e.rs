@@ -284,7 +284,7 @@ async fn a_user_without_the_group_gets_a_clear_error_and_no_data() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.error().code.name(), "group_forbidden");
     alice.sync().await.unwrap();
-    assert!(alice.store().event(&stolen[0].id).unwrap().is_none());
+    assert!(alice.store().event(&stolen[0].id()).unwrap().is_none());
     server_stop(&mut setup.server);
 }
 

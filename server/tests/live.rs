@@ -91,9 +91,9 @@ async fn the_live_stream_delivers_events_another_client_committed() {
         .iter()
         .map(|bytes| VerifiedEvent::decode(bytes).unwrap())
         .collect();
-    received.sort_by_key(|event| event.id);
+    received.sort_by_key(|event| event.id());
     let mut expected = shown.clone();
-    expected.sort_by_key(|event| event.id);
+    expected.sort_by_key(|event| event.id());
     assert_eq!(received, expected);
 
     // The stream ends when the server stops, so shutdown does not wait on it forever.

@@ -354,7 +354,7 @@ async fn a_client_never_sees_a_group_outside_its_token() {
     for response in &session.responses {
         for bytes in &response.events {
             let event = tideline_protocol::event::VerifiedEvent::decode(bytes).unwrap();
-            assert_eq!(event.event.group, "g1");
+            assert_eq!(event.event().group, "g1");
         }
         for item in &response.items {
             assert!(item_group(item).is_none_or(|group| group == 0), "{item:?}");
@@ -423,7 +423,7 @@ async fn a_restart_keeps_every_acknowledged_event() {
     let mut client = MemoryStore::new();
     let session = sync_session(server.addr(), &token, &groups, &mut client, salt(9)).await;
     assert_eq!(session.events_received.len(), 250);
-    let ids: Vec<_> = pushed.iter().map(|event| event.id).collect();
+    let ids: Vec<_> = pushed.iter().map(|event| event.id()).collect();
     assert!(missing(&client, &ids).is_empty());
     server.stop().await;
 }
@@ -479,7 +479,7 @@ async fn a_body_sent_too_slowly_is_cut_off_and_stores_nothing() {
 
     let mut reader = MemoryStore::new();
     sync_session(server.addr(), &token, &groups, &mut reader, salt(2)).await;
-    assert_eq!(missing(&reader, &[pushed[0].id]), vec![pushed[0].id]);
+    assert_eq!(missing(&reader, &[pushed[0].id()]), vec![pushed[0].id()]);
     server.stop().await;
 }
 

@@ -36,8 +36,8 @@ fn events() -> Vec<VerifiedEvent> {
         for target in 0..4u8 {
             let create = EventBuilder::create(Value::Object(Vec::new()));
             let created = on(create, group, "alice", target, 1).seal();
-            let left = on(set(1), group, "alice", target, 2).base([created.id]);
-            let right = on(set(2), group, "bob", target, 3).base([created.id]);
+            let left = on(set(1), group, "alice", target, 2).base([created.id()]);
+            let right = on(set(2), group, "bob", target, 3).base([created.id()]);
             events.extend([created, left.seal(), right.seal()]);
         }
         for index in 0..100 {
@@ -121,8 +121,8 @@ fn reopen_keeps_everything(options: StoreOptions, close: bool) {
     assert_eq!(contents(&store), before);
     for event in &events {
         assert_eq!(
-            store.event(&event.id).unwrap().as_deref(),
-            Some(&event.bytes[..])
+            store.event(&event.id()).unwrap().as_deref(),
+            Some(event.bytes())
         );
     }
 }

@@ -32,7 +32,7 @@ fn store_with_logged_events() -> (TempDir, PathBuf, Vec<tideline_protocol::event
         .target(doc_id(n))
         .at(WALL_MS + n)
         .seal();
-        ids.push(event.id);
+        ids.push(event.id());
         apply(&mut store, &[event]).expect("apply");
     }
     let copy = dir.path().join("copy");

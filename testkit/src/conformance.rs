@@ -142,11 +142,11 @@ where
     assert_eq!(inserted.len(), 5);
     for event in &events {
         assert_eq!(
-            store.event(&event.id).unwrap().as_deref(),
-            Some(&event.bytes[..]),
+            store.event(&event.id()).unwrap().as_deref(),
+            Some(event.bytes()),
             "event bytes come back"
         );
-        assert!(store.has_event(&event.id).unwrap());
+        assert!(store.has_event(&event.id()).unwrap());
     }
     let mut expected: Vec<Key> = events.iter().map(Key::of).collect();
     expected.sort();
@@ -383,8 +383,8 @@ where
         );
         let mut ids: Vec<_> = events
             .iter()
-            .filter(|event| DocKey::of(&event.event) == *key)
-            .map(|event| event.id)
+            .filter(|event| DocKey::of(event.event()) == *key)
+            .map(|event| event.id())
             .collect();
         ids.sort();
         assert_eq!(
@@ -425,7 +425,7 @@ where
     let store = &mut new_store();
     let [created, left, right] = conflicting_edits("c", 9, 2);
     apply(store, &[created.clone(), left, right]).unwrap();
-    let key = DocKey::of(&created.event);
+    let key = DocKey::of(created.event());
     let state = store.doc_state(&key).unwrap().unwrap();
     assert_eq!(store.inbox("alice").unwrap().len(), 1);
     // Resolve, and in the same batch start a new conflict on another field.
@@ -506,7 +506,7 @@ fn conflicting_edits(collection: &str, target: u8, origin: u8) -> [VerifiedEvent
         origin,
         "alice",
         2,
-        vec![created.id],
+        vec![created.id()],
         set_f(1),
     );
     let right = doc_event(
@@ -515,7 +515,7 @@ fn conflicting_edits(collection: &str, target: u8, origin: u8) -> [VerifiedEvent
         origin,
         "bob",
         3,
-        vec![created.id],
+        vec![created.id()],
         set_f(2),
     );
     [created, left, right]

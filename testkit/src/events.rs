@@ -5,7 +5,7 @@
 //! use tideline_testkit::events::{object, EventBuilder};
 //! use tideline_protocol::value::Value;
 //! let event = EventBuilder::create(object([("name", Value::Null)])).creator("bob").at(5).seal();
-//! assert_eq!(event.event.creator, "bob");
+//! assert_eq!(event.event().creator, "bob");
 //! ```
 
 use tideline_protocol::event::{
@@ -187,10 +187,10 @@ mod tests {
         // leans on the defaults fail for the wrong reason.
         let plain = EventBuilder::remove().seal();
         let later = EventBuilder::remove().at(WALL_MS + 1).seal();
-        assert_ne!(plain.id, later.id);
-        assert_eq!(later.event.timestamp.wall_ms, WALL_MS + 1);
-        assert_eq!(later.event.creator, plain.event.creator);
-        assert_eq!(later.event.target, plain.event.target);
+        assert_ne!(plain.id(), later.id());
+        assert_eq!(later.event().timestamp.wall_ms, WALL_MS + 1);
+        assert_eq!(later.event().creator, plain.event().creator);
+        assert_eq!(later.event().target, plain.event().target);
     }
 
     #[test]

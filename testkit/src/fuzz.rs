@@ -91,18 +91,18 @@ pub fn event_decode(data: &[u8]) {
     let Ok(event) = VerifiedEvent::decode(data) else {
         return;
     };
-    assert_eq!(event.bytes, data);
-    assert_eq!(event.event.encode(), data);
-    assert_eq!(event.id, event.event.id());
+    assert_eq!(event.bytes(), data);
+    assert_eq!(event.event().encode(), data);
+    assert_eq!(event.id(), event.event().id());
     let sealed = event
-        .event
+        .event()
         .clone()
         .seal()
         .expect("a decoded event is valid");
     assert_eq!(sealed, event);
-    assert_eq!(Key::of(&event).id(), event.id);
+    assert_eq!(Key::of(&event).id(), event.id());
     let state = materialize(std::slice::from_ref(&event));
-    assert_eq!(state.heads, vec![event.id]);
+    assert_eq!(state.heads, vec![event.id()]);
     assert!(
         state.conflicts.is_empty(),
         "one event conflicts with nothing"
@@ -220,9 +220,9 @@ pub fn request_handle(data: &[u8]) {
         );
     }
     for event in &handled.accepted {
-        assert!(store.has_event(&event.id).expect("never fails"));
-        assert!(seeded.token.groups.index_of(&event.event.group).is_some());
-        assert_eq!(event.event.creator, USER);
+        assert!(store.has_event(&event.id()).expect("never fails"));
+        assert!(seeded.token.groups.index_of(&event.event().group).is_some());
+        assert_eq!(event.event().creator, USER);
     }
     let encoded = encode_frame(&handled.frame);
     assert!(
@@ -239,9 +239,9 @@ pub fn request_handle(data: &[u8]) {
             for bytes in &response.events {
                 let event = VerifiedEvent::decode(bytes).expect("a response's events are valid");
                 assert!(
-                    seeded.token.groups.index_of(&event.event.group).is_some(),
+                    seeded.token.groups.index_of(&event.event().group).is_some(),
                     "the response leaked an event of group `{}`",
-                    event.event.group
+                    event.event().group
                 );
             }
         }

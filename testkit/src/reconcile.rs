@@ -52,8 +52,10 @@ pub fn reconcile<A: Store + ?Sized, B: Store + ?Sized>(
             responder.admit_trusted(&transcript.frames[transcript.frames.len() - 1], groups)?;
         let events = admitted.events();
         transcript.events_to_responder += events.len();
-        transcript.event_bytes_to_responder +=
-            events.iter().map(|event| event.bytes.len()).sum::<usize>();
+        transcript.event_bytes_to_responder += events
+            .iter()
+            .map(|event| event.bytes().len())
+            .sum::<usize>();
         replica::apply(responder_store, events).map_err(store_error)?;
         let response = responder.respond(&*responder_store, &admitted)?;
 
@@ -65,8 +67,10 @@ pub fn reconcile<A: Store + ?Sized, B: Store + ?Sized>(
         transcript.frames.push(bytes);
         let events = initiator.handle_response(response)?;
         transcript.events_to_initiator += events.len();
-        transcript.event_bytes_to_initiator +=
-            events.iter().map(|event| event.bytes.len()).sum::<usize>();
+        transcript.event_bytes_to_initiator += events
+            .iter()
+            .map(|event| event.bytes().len())
+            .sum::<usize>();
         replica::apply(initiator_store, &events).map_err(store_error)?;
     }
     transcript.rounds = initiator.rounds();

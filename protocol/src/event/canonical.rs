@@ -29,19 +29,40 @@ impl Event {
 
 /// An event known to be valid, with its canonical encoding and its id computed once.
 ///
-/// Build one with [`Event::seal`] or [`VerifiedEvent::decode`]; the fields are public for
-/// reading, and changing one breaks the guarantee that they agree.
+/// Build one with [`Event::seal`] or [`VerifiedEvent::decode`]. The fields are private: the id
+/// is the hash of the bytes, and the bytes are the one canonical encoding of the event, so
+/// changing any of them alone would break that agreement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedEvent {
     /// BLAKE3 of `bytes`.
-    pub id: EventId,
+    id: EventId,
     /// The canonical encoding of `event`.
-    pub bytes: Vec<u8>,
+    bytes: Vec<u8>,
     /// The event itself.
-    pub event: Event,
+    event: Event,
 }
 
 impl VerifiedEvent {
+    /// The event's id: BLAKE3 of its canonical bytes.
+    pub fn id(&self) -> EventId {
+        self.id
+    }
+
+    /// The event's canonical encoding, what goes on the wire and into a store.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The event itself.
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    /// The canonical encoding, without copying it.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
     /// Decodes bytes from outside, accepting them only if they are exactly the canonical
     /// encoding of a valid event.
     pub fn decode(bytes: &[u8]) -> Result<VerifiedEvent, EventError> {

@@ -80,11 +80,11 @@ mod tests {
         ];
         for event in events {
             let sealed = event.clone().seal().unwrap();
-            assert_eq!(sealed.bytes, event.encode());
-            assert_eq!(sealed.id, event.id());
-            let decoded = VerifiedEvent::decode(&sealed.bytes).unwrap();
+            assert_eq!(sealed.bytes(), event.encode());
+            assert_eq!(sealed.id(), event.id());
+            let decoded = VerifiedEvent::decode(sealed.bytes()).unwrap();
             assert_eq!(decoded, sealed);
-            assert_eq!(decoded.event, event);
+            assert_eq!(decoded.event(), &event);
         }
     }
 
@@ -128,17 +128,20 @@ mod tests {
         ]
         .concat();
         let sealed = event.clone().seal().unwrap();
-        assert_eq!(hex::encode(&sealed.bytes), expected);
+        assert_eq!(hex::encode(sealed.bytes()), expected);
         assert_eq!(
-            sealed.id.0,
+            sealed.id().0,
             *blake3::hash(&hex::decode(&expected).unwrap()).as_bytes()
         );
         // Pinned so that a change to the hash or its input shows up as a changed vector.
         assert_eq!(
-            sealed.id.to_string(),
+            sealed.id().to_string(),
             "a5bc71b6e3f710bb45ce47c474a7c3aeedcaa95af85c8b1410165b02543cc567"
         );
-        assert_eq!(VerifiedEvent::decode(&sealed.bytes).unwrap().event, event);
+        assert_eq!(
+            VerifiedEvent::decode(sealed.bytes()).unwrap().event(),
+            &event
+        );
     }
 
     proptest! {
@@ -148,8 +151,8 @@ mod tests {
         fn valid_events_round_trip(event in event_strategy()) {
             // Guards against any valid event whose encoding fails to decode to the same event.
             let sealed = event.clone().seal().unwrap();
-            let decoded = VerifiedEvent::decode(&sealed.bytes).unwrap();
-            prop_assert_eq!(decoded.id, event.id());
+            let decoded = VerifiedEvent::decode(sealed.bytes()).unwrap();
+            prop_assert_eq!(decoded.id(), event.id());
             prop_assert_eq!(&decoded, &sealed);
         }
     }

@@ -332,7 +332,7 @@ mod tests {
             ..sample_update()
         };
         let sealed = event.seal().unwrap();
-        VerifiedEvent::decode(&sealed.bytes).unwrap();
+        VerifiedEvent::decode(sealed.bytes()).unwrap();
 
         let document = object(&[("a", nested(limits::VALUE_DEPTH_MAX - 1))]);
         with_op(Op::Create(document)).seal().unwrap();

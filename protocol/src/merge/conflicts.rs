@@ -132,7 +132,7 @@ pub(super) fn conflicts_of(
             .or_default()
             .push(index);
     }
-    let key = events.first().map(|event| DocKey::of(&event.event));
+    let key = events.first().map(|event| DocKey::of(event.event()));
     let mut conflicts: Vec<Conflict> = groups
         .into_values()
         .map(|members| {
@@ -172,9 +172,9 @@ fn conflict_of(
     let mut competing: Vec<Competitor> = by_event
         .into_iter()
         .map(|(event, writes)| Competitor {
-            event: events[event].id,
-            creator: events[event].event.creator.clone(),
-            timestamp: events[event].event.timestamp,
+            event: events[event].id(),
+            creator: events[event].event().creator.clone(),
+            timestamp: events[event].event().timestamp,
             writes,
         })
         .collect();
@@ -186,7 +186,7 @@ fn conflict_of(
         provisional: value_at(value.as_ref(), &path).cloned(),
         path,
         competing,
-        winner: events[winner].id,
+        winner: events[winner].id(),
         assignees,
     }
 }
@@ -199,7 +199,7 @@ fn conflict_kind(events: &[&VerifiedEvent], slots: &[Slot], members: &[usize]) -
         .any(|&index| slots[index].write == Write::Remove);
     let creates = members
         .iter()
-        .filter(|&&index| matches!(events[slots[index].event].event.op, Op::Create(_)))
+        .filter(|&&index| matches!(events[slots[index].event].event().op, Op::Create(_)))
         .count();
     if has_remove {
         ConflictKind::Remove
@@ -235,7 +235,7 @@ fn conflict_assignees(
             ConflictKind::Remove => writes.iter().any(|(_, write)| *write == Write::Remove),
             ConflictKind::Field | ConflictKind::Create => event != winner,
         })
-        .map(|(&event, _)| events[event].event.creator.clone())
+        .map(|(&event, _)| events[event].event().creator.clone())
         .collect();
     assignees.sort();
     assignees.dedup();

@@ -11,12 +11,12 @@ use crate::event::{EventId, VerifiedEvent};
 /// must have the same [`DocKey`].
 pub(super) fn events_in_replay_order(events: &[VerifiedEvent]) -> Vec<&VerifiedEvent> {
     let mut unique: Vec<&VerifiedEvent> = events.iter().collect();
-    unique.sort_by_key(|event| event.id);
-    unique.dedup_by_key(|event| event.id);
+    unique.sort_by_key(|event| event.id());
+    unique.dedup_by_key(|event| event.id());
     if let Some(first) = unique.first() {
-        let key = DocKey::of(&first.event);
+        let key = DocKey::of(first.event());
         assert!(
-            unique.iter().all(|event| DocKey::of(&event.event) == key),
+            unique.iter().all(|event| DocKey::of(event.event()) == key),
             "one document's events"
         );
     }
@@ -31,13 +31,13 @@ fn replay_order(events: &[&VerifiedEvent]) -> Vec<usize> {
     let index_of: HashMap<EventId, usize> = events
         .iter()
         .enumerate()
-        .map(|(index, event)| (event.id, index))
+        .map(|(index, event)| (event.id(), index))
         .collect();
     let mut waiting = vec![0usize; events.len()];
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); events.len()];
     for (index, event) in events.iter().enumerate() {
         let parents: BTreeSet<usize> = event
-            .event
+            .event()
             .base
             .iter()
             .filter_map(|base| index_of.get(base).copied())
@@ -49,7 +49,7 @@ fn replay_order(events: &[&VerifiedEvent]) -> Vec<usize> {
             }
         }
     }
-    let rank = |index: usize| Reverse((events[index].event.timestamp, events[index].id, index));
+    let rank = |index: usize| Reverse((events[index].event().timestamp, events[index].id(), index));
     let mut ready: BinaryHeap<_> = (0..events.len())
         .filter(|&index| waiting[index] == 0)
         .map(rank)
@@ -82,14 +82,14 @@ impl Dag {
         let position: HashMap<EventId, usize> = events
             .iter()
             .enumerate()
-            .map(|(index, event)| (event.id, index))
+            .map(|(index, event)| (event.id(), index))
             .collect();
         let parents = events
             .iter()
             .enumerate()
             .map(|(index, event)| {
                 let mut parents: Vec<usize> = event
-                    .event
+                    .event()
                     .base
                     .iter()
                     .filter_map(|base| position.get(base).copied())
@@ -119,7 +119,7 @@ impl Dag {
         }
         let mut heads: Vec<EventId> = (0..self.len())
             .filter(|&index| !has_children[index])
-            .map(|index| events[index].id)
+            .map(|index| events[index].id())
             .collect();
         heads.sort();
         heads

@@ -21,7 +21,7 @@ pub(super) fn slots_of(events: &[&VerifiedEvent]) -> Vec<Slot> {
         .iter()
         .enumerate()
         .flat_map(|(index, event)| {
-            writes_of(&event.event)
+            writes_of(event.event())
                 .into_iter()
                 .map(move |(path, write)| Slot {
                     event: index,

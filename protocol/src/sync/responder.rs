@@ -314,14 +314,14 @@ fn admit_policy(
     events: &[VerifiedEvent],
 ) -> Result<(), AdmitError> {
     for (index, event) in events.iter().enumerate() {
-        if event.event.creator != user {
+        if event.event().creator != user {
             return Err(AdmitError::ForgedCreator {
                 index,
-                creator: event.event.creator.clone(),
+                creator: event.event().creator.clone(),
                 user: user.to_owned(),
             });
         }
-        let wall_ms = event.event.timestamp.wall_ms;
+        let wall_ms = event.event().timestamp.wall_ms;
         if wall_ms > now_ms.saturating_add(policy.max_skew_ms) {
             return Err(AdmitError::TimestampInFuture {
                 index,

@@ -510,10 +510,10 @@ pub(super) fn verify_events(
         .map(|(index, bytes)| {
             let event = VerifiedEvent::decode(bytes)
                 .map_err(|source| SyncError::InvalidEvent { index, source })?;
-            if groups.index_of(&event.event.group).is_none() {
+            if groups.index_of(&event.event().group).is_none() {
                 return Err(SyncError::GroupForbidden {
-                    id: event.id,
-                    group: event.event.group.clone(),
+                    id: event.id(),
+                    group: event.event().group.clone(),
                 });
             }
             Ok(event)

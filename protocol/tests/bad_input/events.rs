@@ -6,12 +6,12 @@ use super::*;
 fn every_truncated_event_is_malformed() {
     // Guards against an event cut short decoding to some other event, or panicking.
     for event in sample_events() {
-        for len in 0..event.bytes.len() {
-            let result = VerifiedEvent::decode(&event.bytes[..len]);
+        for len in 0..event.bytes().len() {
+            let result = VerifiedEvent::decode(&event.bytes()[..len]);
             assert!(
                 matches!(result, Err(EventError::Malformed(_))),
                 "{len} of {} bytes gave {result:?}",
-                event.bytes.len()
+                event.bytes().len()
             );
         }
     }
@@ -22,19 +22,19 @@ fn every_single_byte_mutation_of_an_event_is_refused_or_canonical() {
     // Guards against a damaged event panicking the decoder, or decoding to an event whose
     // bytes (and so whose id) differ from what was received.
     for event in sample_events() {
-        let bytes = &event.bytes;
+        let bytes = event.bytes();
         for position in 0..bytes.len() {
             for byte in 0..=u8::MAX {
                 if byte == bytes[position] {
                     continue;
                 }
-                let mut mutated = bytes.clone();
+                let mut mutated = bytes.to_vec();
                 mutated[position] = byte;
                 if let Ok(decoded) = VerifiedEvent::decode(&mutated) {
-                    assert_eq!(decoded.event.encode(), mutated);
-                    assert_eq!(decoded.bytes, mutated);
+                    assert_eq!(decoded.event().encode(), mutated);
+                    assert_eq!(decoded.bytes(), mutated);
                     // `Event::id` hashes the encoding, which is the bytes received.
-                    assert_eq!(decoded.id, decoded.event.id());
+                    assert_eq!(decoded.id(), decoded.event().id());
                 }
             }
         }
@@ -46,7 +46,7 @@ fn a_deeply_nested_value_fails_without_overflowing_the_stack() {
     // Guards against 100,000 nested arrays in a document recursing until the stack overflows.
     let event = Event {
         op: Op::Create(Value::Object(vec![("a".to_owned(), Value::Null)])),
-        ..update_and_remove()[0].event.clone()
+        ..update_and_remove()[0].event().clone()
     };
     let mut bytes = event.encode();
     // The document ends with the value of "a": Null, 0x00. Replace it with 100,000 arrays of
@@ -87,7 +87,7 @@ fn an_event_over_the_size_limit_is_too_large() {
     // accepted.
     let mut rng = Rng::new(4);
     let big = create_event(&mut rng, "alpha", START_MS, "alice", 10);
-    let mut event = big.event.clone();
+    let mut event = big.event().clone();
     event.op = Op::Create(Value::Object(vec![(
         "text".to_owned(),
         Value::String("x".repeat(EVENT_BYTES_MAX)),
@@ -125,7 +125,7 @@ proptest! {
     ) {
         // Guards against any input crashing the event decoder instead of being refused.
         if let Ok(decoded) = VerifiedEvent::decode(&bytes) {
-            prop_assert_eq!(decoded.event.encode(), bytes);
+            prop_assert_eq!(decoded.event().encode(), bytes);
         }
     }
 
@@ -138,10 +138,10 @@ proptest! {
         // Guards against a crash deep in an event (its base, patch or document), which random
         // bytes from the start rarely reach.
         let event = &sample_events()[event];
-        let mut bytes = event.bytes[..head.index(event.bytes.len())].to_vec();
+        let mut bytes = event.bytes()[..head.index(event.bytes().len())].to_vec();
         bytes.extend(tail);
         if let Ok(decoded) = VerifiedEvent::decode(&bytes) {
-            prop_assert_eq!(decoded.event.encode(), bytes);
+            prop_assert_eq!(decoded.event().encode(), bytes);
         }
     }
 }

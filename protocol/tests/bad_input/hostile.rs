@@ -167,7 +167,7 @@ pub(crate) fn item_strategy() -> impl Strategy<Value = Item> {
 /// Valid events of the session and of another group, and bytes that are no event.
 pub(crate) fn event_bytes_strategy() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        (0..3usize).prop_map(|index| fixture().fresh[index].bytes.clone()),
+        (0..3usize).prop_map(|index| fixture().fresh[index].bytes().to_vec()),
         prop::collection::vec(any::<u8>(), 0..64),
     ]
 }

@@ -217,7 +217,7 @@ pub(crate) fn sample_frames() -> Vec<Vec<u8>> {
     let key = fixture.keys[5].1;
     let events: Vec<Vec<u8>> = sample_events()
         .into_iter()
-        .map(|event| event.bytes)
+        .map(VerifiedEvent::into_bytes)
         .collect();
     let every_item = vec![
         Item::Root {

@@ -152,7 +152,7 @@ fn a_request_for_other_groups_is_refused() {
         vec![Item::Root {
             fingerprint: Fingerprint([0; 8]),
         }],
-        vec![fixture.fresh[0].bytes.clone()],
+        vec![fixture.fresh[0].bytes().to_vec()],
     );
     request.groups = fingerprint(&SALT, &other.digest());
     let mut store = fixture.store.clone();
@@ -175,13 +175,16 @@ fn events_of_groups_outside_the_session_are_forbidden() {
     // Guards against a peer writing into a group it was not given, from either side.
     let fixture = fixture();
     let forbidden = &fixture.fresh[2];
-    assert_eq!(forbidden.event.group, "delta");
-    let events = vec![fixture.fresh[0].bytes.clone(), forbidden.bytes.clone()];
+    assert_eq!(forbidden.event().group, "delta");
+    let events = vec![
+        fixture.fresh[0].bytes().to_vec(),
+        forbidden.bytes().to_vec(),
+    ];
 
     let error = accept(&fixture.groups, &request(vec![], events.clone())).unwrap_err();
     match &error {
         SyncError::GroupForbidden { id, group } => {
-            assert_eq!(*id, forbidden.id);
+            assert_eq!(*id, forbidden.id());
             assert_eq!(group, "delta");
         }
         other => panic!("{other:?}"),
@@ -207,7 +210,7 @@ fn events_of_groups_outside_the_session_are_forbidden() {
 fn invalid_events_are_refused_with_their_position() {
     // Guards against an invalid event being stored, or reported at the wrong position.
     let fixture = fixture();
-    let good = fixture.fresh[0].bytes.clone();
+    let good = fixture.fresh[0].bytes().to_vec();
     let mut trailing = good.clone();
     trailing.push(0);
     let mut overlong_group = vec![0x80 | good[0], 0x00];
@@ -347,7 +350,7 @@ fn a_want_scans_a_bounded_number_of_keys() {
     let sent: Vec<EventId> = response
         .events
         .iter()
-        .map(|bytes| VerifiedEvent::decode(bytes).unwrap().id)
+        .map(|bytes| VerifiedEvent::decode(bytes).unwrap().id())
         .collect();
     let expected: Vec<EventId> = inside.iter().map(|&i| keys[i].id()).collect();
     assert_eq!(sent, expected);
@@ -386,18 +389,19 @@ fn a_rejected_request_stores_nothing() {
     let good = [&fixture.fresh[0], &fixture.fresh[1], &update, &remove];
     let mut store = fixture.store.clone();
     let before = snapshot(&store);
-    for id in good.iter().map(|event| event.id) {
+    for id in good.iter().map(|event| event.id()) {
         assert!(!store.has_event(&id).unwrap());
     }
 
-    let bad_events: [Vec<u8>; 3] = [vec![1, 2, 3], fixture.fresh[2].bytes.clone(), {
-        let mut trailing = fixture.fresh[1].bytes.clone();
+    let bad_events: [Vec<u8>; 3] = [vec![1, 2, 3], fixture.fresh[2].bytes().to_vec(), {
+        let mut trailing = fixture.fresh[1].bytes().to_vec();
         trailing.push(7);
         trailing
     }];
     for bad in bad_events {
         for position in [0, 2, 4] {
-            let mut events: Vec<Vec<u8>> = good.iter().map(|event| event.bytes.clone()).collect();
+            let mut events: Vec<Vec<u8>> =
+                good.iter().map(|event| event.bytes().to_vec()).collect();
             events.insert(position, bad.clone());
             let request = request(vec![], events);
             let error = host_receives(&mut store, &request).unwrap_err();
@@ -410,7 +414,7 @@ fn a_rejected_request_stores_nothing() {
     }
 
     // The snapshot does see a change: the good events alone are stored.
-    let events = good.iter().map(|event| event.bytes.clone()).collect();
+    let events = good.iter().map(|event| event.bytes().to_vec()).collect();
     assert_eq!(
         host_receives(&mut store, &request(vec![], events)).unwrap(),
         4

@@ -25,7 +25,7 @@ pub(crate) fn check_vector(name: &str, vector: &Json) {
             })
         })
         .collect();
-    let ids: Vec<String> = events.iter().map(|event| event.id.to_string()).collect();
+    let ids: Vec<String> = events.iter().map(|event| event.id().to_string()).collect();
     let ids_listed: Vec<&str> = list(vector, "event_ids")
         .iter()
         .map(|id| id.as_str().expect("ids are strings"))

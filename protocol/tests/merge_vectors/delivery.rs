@@ -166,7 +166,7 @@ pub(crate) fn scenarios(all: &mut Vec<Scenario>) {
             target,
             ALICE,
             at(10),
-            &[people.id],
+            &[people.id()],
             set(&["name"], json!("A")),
         ),
     );
@@ -178,7 +178,7 @@ pub(crate) fn scenarios(all: &mut Vec<Scenario>) {
             target,
             BOB,
             at(11),
-            &[people.id],
+            &[people.id()],
             set(&["name"], json!("B")),
         ),
     );
@@ -190,7 +190,7 @@ pub(crate) fn scenarios(all: &mut Vec<Scenario>) {
             target,
             BOB,
             at(12),
-            &[notes.id],
+            &[notes.id()],
             set(&["name"], json!("N")),
         ),
     );
@@ -202,7 +202,7 @@ pub(crate) fn scenarios(all: &mut Vec<Scenario>) {
             target,
             CAROL,
             at(13),
-            &[beta.id],
+            &[beta.id()],
             set(&["name"], json!("C")),
         ),
     );

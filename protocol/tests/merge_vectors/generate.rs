@@ -130,7 +130,7 @@ impl Scenario {
         base: &[&VerifiedEvent],
         op: Op,
     ) -> VerifiedEvent {
-        let base: Vec<EventId> = base.iter().map(|event| event.id).collect();
+        let base: Vec<EventId> = base.iter().map(|event| event.id()).collect();
         let event = event_in(GROUP, COLLECTION, target, writer, timestamp, &base, op);
         self.push(label, event)
     }
@@ -147,12 +147,12 @@ impl Scenario {
             .iter()
             .map(|(_, event)| event.clone())
             .filter(|event| {
-                event.event.target == target
-                    && event.event.group == GROUP
-                    && event.event.collection == COLLECTION
+                event.event().target == target
+                    && event.event().group == GROUP
+                    && event.event().collection == COLLECTION
             })
             .collect();
-        (DocKey::of(&events[0].event), materialize(&events))
+        (DocKey::of(events[0].event()), materialize(&events))
     }
 
     /// Adds the event that resolves the first conflict of `target` with `decision`.
@@ -217,8 +217,8 @@ pub(crate) fn generate() -> Json {
                 "name": scenario.name,
                 "description": scenario.description,
                 "labels": scenario.events.iter().map(|(label, _)| label.clone()).collect::<Vec<_>>(),
-                "events": events.iter().map(|event| hex::encode(&event.bytes)).collect::<Vec<_>>(),
-                "event_ids": events.iter().map(|event| event.id.to_string()).collect::<Vec<_>>(),
+                "events": events.iter().map(|event| hex::encode(event.bytes())).collect::<Vec<_>>(),
+                "event_ids": events.iter().map(|event| event.id().to_string()).collect::<Vec<_>>(),
                 "arrival_orders": orders,
                 "documents": documents_json(&replay(&events)),
             })
@@ -276,7 +276,7 @@ pub(crate) fn random_history(seed: u64) -> Vec<VerifiedEvent> {
         let mut base = reference::heads(&history[..seen]);
         match rng.below(10) {
             0 => base.push(EventId(rng.bytes())),
-            1 if !all.is_empty() => base.push(all[rng.below(all.len() as u64) as usize].id),
+            1 if !all.is_empty() => base.push(all[rng.below(all.len() as u64) as usize].id()),
             _ => {}
         }
         let random_value = |rng: &mut Rng| match rng.below(5) {

@@ -95,7 +95,7 @@ fn reference_agrees_with_materialize_on_the_vectors() {
         for (key, state) in replay(&events) {
             let mine: Vec<VerifiedEvent> = events
                 .iter()
-                .filter(|event| DocKey::of(&event.event) == key)
+                .filter(|event| DocKey::of(event.event()) == key)
                 .cloned()
                 .collect();
             assert_eq!(
@@ -123,7 +123,7 @@ fn reference_agrees_with_materialize_on_random_histories() {
         let events = random_history(seed);
         let mut docs: BTreeMap<DocKey, Vec<VerifiedEvent>> = BTreeMap::new();
         for event in &events {
-            docs.entry(DocKey::of(&event.event))
+            docs.entry(DocKey::of(event.event()))
                 .or_default()
                 .push(event.clone());
         }
@@ -155,7 +155,7 @@ fn conflict_id_example_in_the_spec_holds() {
     let events: Vec<VerifiedEvent> = scenario.events.into_iter().map(|(_, e)| e).collect();
     let state = materialize(&events);
     let conflict = &state.conflicts[0];
-    let key = DocKey::of(&events[0].event);
+    let key = DocKey::of(events[0].event());
     let ids: Vec<EventId> = conflict.competing.iter().map(|c| c.event).collect();
     let preimage = reference::conflict_preimage(&key, conflict.kind, &conflict.path.0, &ids);
     let via_serde =

@@ -25,10 +25,10 @@ struct Write {
 
 /// Events of the set that no event of the set names in its base, sorted by id.
 pub fn heads(events: &[VerifiedEvent]) -> Vec<EventId> {
-    let ids: BTreeSet<EventId> = events.iter().map(|event| event.id).collect();
+    let ids: BTreeSet<EventId> = events.iter().map(|event| event.id()).collect();
     let named: BTreeSet<EventId> = events
         .iter()
-        .flat_map(|event| event.event.base.iter().copied())
+        .flat_map(|event| event.event().base.iter().copied())
         .collect();
     ids.difference(&named).copied().collect()
 }
@@ -47,18 +47,18 @@ pub fn state_bytes(events: &[VerifiedEvent]) -> Vec<u8> {
     // The document's events, once each.
     let mut by_id: BTreeMap<EventId, &VerifiedEvent> = BTreeMap::new();
     for event in events {
-        by_id.insert(event.id, event);
+        by_id.insert(event.id(), event);
     }
     let first = by_id.values().next().expect("a document has an event");
-    let key = DocKey::of(&first.event);
-    assert!(by_id.values().all(|event| DocKey::of(&event.event) == key));
+    let key = DocKey::of(first.event());
+    assert!(by_id.values().all(|event| DocKey::of(event.event()) == key));
 
     // Base edges within the document; other base entries are ignored.
     let parents: BTreeMap<EventId, BTreeSet<EventId>> = by_id
         .iter()
         .map(|(id, event)| {
             let inside = event
-                .event
+                .event()
                 .base
                 .iter()
                 .filter(|base| by_id.contains_key(base))
@@ -74,18 +74,18 @@ pub fn state_bytes(events: &[VerifiedEvent]) -> Vec<u8> {
     let mut taken: BTreeSet<EventId> = BTreeSet::new();
     while let Some(next) = by_id
         .values()
-        .filter(|event| !taken.contains(&event.id))
+        .filter(|event| !taken.contains(&event.id()))
         .filter(|event| {
-            parents[&event.id]
+            parents[&event.id()]
                 .iter()
                 .all(|parent| taken.contains(parent))
         })
         .min_by_key(|event| {
-            let timestamp = event.event.timestamp;
-            (timestamp.wall_ms, timestamp.counter, event.id)
+            let timestamp = event.event().timestamp;
+            (timestamp.wall_ms, timestamp.counter, event.id())
         })
     {
-        taken.insert(next.id);
+        taken.insert(next.id());
         order.push(next);
     }
     assert_eq!(order.len(), by_id.len());
@@ -95,11 +95,11 @@ pub fn state_bytes(events: &[VerifiedEvent]) -> Vec<u8> {
     let position: BTreeMap<EventId, usize> = order
         .iter()
         .enumerate()
-        .map(|(index, event)| (event.id, index))
+        .map(|(index, event)| (event.id(), index))
         .collect();
     for event in &order {
         let mut mine = BTreeSet::new();
-        for parent in &parents[&event.id] {
+        for parent in &parents[&event.id()] {
             let parent = position[parent];
             mine.insert(parent);
             mine.extend(ancestors[parent].iter().copied());
@@ -113,7 +113,7 @@ pub fn state_bytes(events: &[VerifiedEvent]) -> Vec<u8> {
     // Writes, in replay order and patch order.
     let mut writes: Vec<Write> = Vec::new();
     for (index, event) in order.iter().enumerate() {
-        match &event.event.op {
+        match &event.event().op {
             Op::Create(document) => writes.push(Write {
                 event: index,
                 path: Vec::new(),
@@ -322,7 +322,7 @@ fn conflict_bytes(
         .any(|&write| writes[write].action == Action::Remove);
     let creates = members
         .iter()
-        .filter(|&&write| matches!(order[writes[write].event].event.op, Op::Create(_)))
+        .filter(|&&write| matches!(order[writes[write].event].event().op, Op::Create(_)))
         .count();
     let kind = if has_remove {
         ConflictKind::Remove
@@ -357,11 +357,11 @@ fn conflict_bytes(
             ConflictKind::Remove => removes_of(event),
             _ => event != winner,
         })
-        .map(|&event| order[event].event.creator.as_str())
+        .map(|&event| order[event].event().creator.as_str())
         .collect();
     let mut competing: Vec<usize> = member_events.iter().copied().collect();
-    competing.sort_by_key(|&event| order[event].id);
-    let ids: Vec<EventId> = competing.iter().map(|&event| order[event].id).collect();
+    competing.sort_by_key(|&event| order[event].id());
+    let ids: Vec<EventId> = competing.iter().map(|&event| order[event].id()).collect();
 
     let preimage = conflict_preimage(key, kind, &path, &ids);
     let id = *blake3::Hasher::new_derive_key("tideline 2026-11 v1 conflict id")
@@ -376,10 +376,10 @@ fn conflict_bytes(
     varint(&mut out, competing.len() as u64);
     for &event in &competing {
         let verified = order[event];
-        out.extend_from_slice(&verified.id.0);
-        string(&mut out, &verified.event.creator);
-        varint(&mut out, verified.event.timestamp.wall_ms);
-        varint(&mut out, u64::from(verified.event.timestamp.counter));
+        out.extend_from_slice(&verified.id().0);
+        string(&mut out, &verified.event().creator);
+        varint(&mut out, verified.event().timestamp.wall_ms);
+        varint(&mut out, u64::from(verified.event().timestamp.counter));
         let mine: Vec<&Write> = members
             .iter()
             .map(|&write| &writes[write])
@@ -398,7 +398,7 @@ fn conflict_bytes(
             }
         }
     }
-    out.extend_from_slice(&order[winner].id.0);
+    out.extend_from_slice(&order[winner].id().0);
     option_value(&mut out, value_at(document, &path));
     varint(&mut out, assignees.len() as u64);
     for assignee in assignees {

@@ -153,9 +153,9 @@ pub(crate) fn valid_event_vector(name: &str, event: Event) -> Json {
         .unwrap_or_else(|error| panic!("valid event vector {name}: {error}"));
     json!({
         "name": name,
-        "event": render_event(&sealed.event),
-        "encoding": hex::encode(&sealed.bytes),
-        "id": sealed.id.to_string(),
+        "event": render_event(sealed.event()),
+        "encoding": hex::encode(sealed.bytes()),
+        "id": sealed.id().to_string(),
     })
 }
 
@@ -322,7 +322,10 @@ pub(crate) fn generate_events() -> Json {
     names.creator = "!~".to_owned() + &"u".repeat(126);
     valid.push(valid_event_vector("names_longest_and_every_class", names));
     let generated = create_event(rng, "g000", START_MS, "alice", 12);
-    valid.push(valid_event_vector("sim_create_event", generated.event));
+    valid.push(valid_event_vector(
+        "sim_create_event",
+        generated.event().clone(),
+    ));
 
     // Each invalid vector is a valid event with one rule broken, encoded by the same encoder
     // (which does not validate), or a valid encoding with one byte damaged.
@@ -519,22 +522,22 @@ pub(crate) fn check_events(document: &Json) {
         let encoding = bytes(vector, "encoding");
         let decoded = VerifiedEvent::decode(&encoding)
             .unwrap_or_else(|error| panic!("valid event {name} does not decode: {error}"));
-        assert_eq!(decoded.bytes, encoding, "{name}: bytes kept as given");
+        assert_eq!(decoded.bytes(), encoding, "{name}: bytes kept as given");
         assert_eq!(
-            decoded.event.encode(),
+            decoded.event().encode(),
             encoding,
             "{name}: re-encoding gives the same bytes"
         );
         let id = EventId(fixed(vector, "id"));
-        assert_eq!(decoded.id, id, "{name}: id");
+        assert_eq!(decoded.id(), id, "{name}: id");
         assert_eq!(
-            decoded.id.0,
+            decoded.id().0,
             *blake3::hash(&encoding).as_bytes(),
             "{name}: the id is the BLAKE3 hash of the encoding"
         );
-        assert_eq!(decoded.event.id(), id, "{name}: Event::id agrees");
+        assert_eq!(decoded.event().id(), id, "{name}: Event::id agrees");
         assert_same_json(
-            &render_event(&decoded.event),
+            &render_event(decoded.event()),
             field(vector, "event"),
             &format!("{name}: the decoded event"),
         );
@@ -543,7 +546,7 @@ pub(crate) fn check_events(document: &Json) {
             .seal()
             .unwrap_or_else(|error| panic!("{name}: the readable event is invalid: {error}"));
         assert_eq!(
-            hex::encode(&sealed.bytes),
+            hex::encode(sealed.bytes()),
             text(vector, "encoding"),
             "{name}: encoding the readable event"
         );

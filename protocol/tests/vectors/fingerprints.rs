@@ -17,7 +17,7 @@ pub(crate) fn generate_fingerprints() -> Json {
         }
     }
     let event = create_event(&mut rng, "g000", START_MS, "alice", 4);
-    let ids = [EventId([0; 32]), event.id];
+    let ids = [EventId([0; 32]), event.id()];
     let mut short_ids = Vec::new();
     for salt in &salts {
         for id in &ids {

@@ -223,7 +223,7 @@ pub(crate) fn generate_frames() -> Json {
     let key = Key::of(&events[0]);
     let short_ids: Vec<ShortId> = events
         .iter()
-        .map(|event| short_id(&salt, &event.id))
+        .map(|event| short_id(&salt, &event.id()))
         .collect();
     let lcp = Path::of_key(&key, 13);
     let prefix = Path::of_key(&key, 14);
@@ -289,7 +289,7 @@ pub(crate) fn generate_frames() -> Json {
             after: None,
         },
     ];
-    let event_bytes: Vec<Vec<u8>> = events.iter().map(|event| event.bytes.clone()).collect();
+    let event_bytes: Vec<Vec<u8>> = events.iter().map(|event| event.bytes().to_vec()).collect();
     let response = Frame::Response(Response {
         consumed: 3,
         items: every_item.clone(),

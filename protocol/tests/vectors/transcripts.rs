@@ -111,8 +111,8 @@ pub(crate) fn transcript_vector(session: &Session) -> Json {
         "groups": session.groups,
         "salt": hex::encode(salt.0),
         "frame_bytes_budget": session.frame_bytes_budget,
-        "initiator_events": hex_list(session.initiator.iter().map(|event| &event.bytes)),
-        "responder_events": hex_list(session.responder.iter().map(|event| &event.bytes)),
+        "initiator_events": hex_list(session.initiator.iter().map(|event| event.bytes())),
+        "responder_events": hex_list(session.responder.iter().map(|event| event.bytes())),
         "frames": frames,
         "rounds": transcript.rounds,
         "events_to_responder": transcript.events_to_responder,
@@ -329,7 +329,7 @@ pub(crate) fn check_transcripts(document: &Json) {
         let union: std::collections::BTreeSet<EventId> = initiator_events
             .iter()
             .chain(&responder_events)
-            .map(|event| event.id)
+            .map(|event| event.id())
             .collect();
         assert_eq!(
             initiator.events_len(),

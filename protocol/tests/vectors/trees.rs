@@ -96,7 +96,7 @@ pub(crate) fn tree_vector(
         "name": name,
         "description": description,
         "group": group,
-        "events": hex_list(events.iter().map(|event| &event.bytes)),
+        "events": hex_list(events.iter().map(|event| event.bytes())),
         "keys": hex_list(keys.iter().map(|key| key.0)),
         "root": root.to_string(),
         "prefixes": prefixes_of(&store, group),
@@ -178,7 +178,11 @@ pub(crate) fn check_trees(document: &Json) {
         computed.sort();
         assert_eq!(computed, keys, "{name}: keys of the events, ascending");
         for event in &events {
-            assert_eq!(event.event.group, group, "{name}: events are in the group");
+            assert_eq!(
+                event.event().group,
+                group,
+                "{name}: events are in the group"
+            );
         }
         let root = text(vector, "root");
         assert_eq!(

@@ -171,7 +171,7 @@ pub fn push_frame(groups: &Groups, salt: Salt, events: &[VerifiedEvent]) -> Fram
         salt,
         groups: fingerprint(&salt, &groups.digest()),
         items: Vec::new(),
-        events: events.iter().map(|event| event.bytes.clone()).collect(),
+        events: events.iter().map(|event| event.bytes().to_vec()).collect(),
     })
 }
 

@@ -58,12 +58,14 @@ impl World {
     pub(super) fn check_response_groups(&mut self, token: &Token, events: &[Vec<u8>]) {
         for bytes in events {
             match VerifiedEvent::decode(bytes) {
-                Ok(event) if token.groups.index_of(&event.event.group).is_none() => {
+                Ok(event) if token.groups.index_of(&event.event().group).is_none() => {
                     self.violation(
                         ViolationKind::GroupLeaked,
                         format!(
                             "the server sent {} event {} of group `{}`, outside its token",
-                            token.user, event.id, event.event.group
+                            token.user,
+                            event.id(),
+                            event.event().group
                         ),
                     );
                 }

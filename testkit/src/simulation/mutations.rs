@@ -103,7 +103,7 @@ impl World {
 pub(super) fn last_arrival_wins(store: &mut MemoryStore, arrived: &[&VerifiedEvent]) {
     let mut states = BTreeMap::new();
     for event in arrived {
-        let doc = DocKey::of(&event.event);
+        let doc = DocKey::of(event.event());
         let mut state = match states.remove(&doc) {
             Some(state) => state,
             None => match store.doc_state(&doc).expect("never fails") {
@@ -111,7 +111,7 @@ pub(super) fn last_arrival_wins(store: &mut MemoryStore, arrived: &[&VerifiedEve
                 None => continue,
             },
         };
-        match &event.event.op {
+        match &event.event().op {
             Op::Create(value) => state.value = Some(value.clone()),
             Op::Remove => state.value = None,
             Op::Update(patch) => {
@@ -147,5 +147,5 @@ pub(super) fn first_creator(request: &[u8]) -> Option<String> {
     };
     let first = request.events.first()?;
     let event = VerifiedEvent::decode(first).ok()?;
-    Some(event.event.creator)
+    Some(event.event().creator.clone())
 }

@@ -230,11 +230,11 @@ impl World {
 
     pub(super) fn written(&mut self, replica: usize, event: VerifiedEvent) {
         self.stats.events_written += 1;
-        self.legitimate.insert(event.id);
+        self.legitimate.insert(event.id());
         self.legitimate_by_group
-            .entry(event.event.group.clone())
+            .entry(event.event().group.clone())
             .or_default()
-            .push(event.id);
+            .push(event.id());
         self.replica_apply(replica, &[event]);
     }
 
@@ -245,7 +245,7 @@ impl World {
             let inserted: BTreeSet<EventId> = inserted.into_iter().collect();
             let arrived: Vec<&VerifiedEvent> = events
                 .iter()
-                .filter(|event| inserted.contains(&event.id))
+                .filter(|event| inserted.contains(&event.id()))
                 .collect();
             last_arrival_wins(store, &arrived);
         }
@@ -289,13 +289,13 @@ impl World {
         } else {
             self.stats.attacks_group += 1;
         }
-        self.forged.insert(event.id);
+        self.forged.insert(event.id());
         let salt = Salt(self.rng.bytes());
         let request = Request {
             salt,
             groups: fingerprint(&salt, &self.users[user].groups.digest()),
             items: Vec::new(),
-            events: vec![event.bytes],
+            events: vec![event.into_bytes()],
         };
         self.stats.requests += 1;
         let message = Message {
@@ -429,7 +429,7 @@ impl World {
             self.session_fail(replica);
             return;
         };
-        if let Some(latest) = events.iter().map(|event| event.event.timestamp).max() {
+        if let Some(latest) = events.iter().map(|event| event.event().timestamp).max() {
             let clock = self.clock_ms(replica);
             let state = &mut self.replicas[replica];
             state.hlc = Hlc::observe(state.hlc, latest, clock);

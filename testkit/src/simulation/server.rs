@@ -77,7 +77,7 @@ pub fn handle_request<S: Store + ?Sized>(
     let inserted = admitted
         .events()
         .iter()
-        .filter(|event| inserted_ids.contains(&event.id))
+        .filter(|event| inserted_ids.contains(&event.id()))
         .cloned()
         .collect();
     let frame = match responder.respond(&*store, &admitted) {
@@ -152,7 +152,7 @@ impl World {
                 acknowledges = handled
                     .accepted
                     .iter()
-                    .map(|event| (event.id, event.event.group.clone()))
+                    .map(|event| (event.id(), event.event().group.clone()))
                     .collect();
                 if self.params.mutation == Mutation::LeakOtherGroups {
                     if let Some(bytes) = self.other_group_event(&token) {
@@ -292,7 +292,7 @@ mod tests {
             salt,
             groups: fingerprint(&salt, &token.groups.digest()),
             items: Vec::new(),
-            events: events.iter().map(|event| event.bytes.clone()).collect(),
+            events: events.iter().map(|event| event.bytes().to_vec()).collect(),
         }))
     }
 
@@ -390,7 +390,7 @@ mod tests {
                 salt,
                 groups: fingerprint(&salt, &token.groups.digest()),
                 items: vec![item],
-                events: vec![good.bytes.clone()],
+                events: vec![good.bytes().to_vec()],
             }));
             let mut store = MemoryStore::new();
             let handled =
