@@ -15,7 +15,7 @@ use tideline_protocol::http::{CONFLICTS_PATH, LIVE_PATH, SYNC_PATH};
 use tideline_protocol::store::MemoryStore;
 use tideline_protocol::wire::{encode_frame, ErrorCode, Groups};
 use tideline_server::{auth, SECRET_FILE_NAME};
-use tideline_testkit::server::InProcessServer;
+use tideline_testkit::server::{InProcessServer, ServerProcess};
 
 /// The Ed25519 key pair of RFC 8410, section 10.
 const ED25519_PRIVATE_PEM: &str = "-----BEGIN PRIVATE KEY-----
@@ -174,4 +174,33 @@ async fn an_eddsa_server_accepts_only_eddsa_tokens() {
     let response = request(server.addr(), Method::POST, SYNC_PATH, Some(&hs256), body).await;
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     server.stop().await;
+}
+
+#[tokio::test]
+async fn the_eddsa_key_flag_takes_pem_text() {
+    // Guards against the argument parser taking PEM text, which starts with dashes, for a
+    // flag: the help and the spec say the flag takes a file's path or the PEM text itself.
+    let mut server = ServerProcess::start(
+        env!("CARGO_BIN_EXE_tideline-server"),
+        &["--jwt-eddsa-public-key", ED25519_PUBLIC_PEM],
+    )
+    .await;
+    // The server runs with the key it was given: an EdDSA token signed with its private half
+    // is accepted.
+    let private = EncodingKey::from_ed_pem(ED25519_PRIVATE_PEM.as_bytes()).unwrap();
+    let eddsa = sign(
+        Algorithm::EdDSA,
+        &private,
+        &claims("tideline", now_s() + 3600),
+    );
+    let response = request(
+        server.addr(),
+        Method::GET,
+        CONFLICTS_PATH,
+        Some(&eddsa),
+        vec![],
+    )
+    .await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert!(server.terminate().success());
 }

@@ -203,8 +203,8 @@ async fn process_spawn(binary: &Path, args: &[String], data_dir: &Path) -> (Chil
     (child, addr)
 }
 
-/// The address in the server's `listening addr=...` log line.
-fn listening_addr(line: &str) -> Option<SocketAddr> {
+/// The address in the server's `listening addr=...` log line, if `line` is that line.
+pub fn listening_addr(line: &str) -> Option<SocketAddr> {
     if !line.contains("listening") {
         return None;
     }

@@ -240,9 +240,9 @@ impl Responder {
     /// any time: decodes `frame`, refuses a frame that is not a `Request`, checks the groups
     /// digest and each event. It makes none of the host's checks of §15.4 (items before the
     /// write, creator, clock): [`Responder::respond`] finds a bad item while walking, as §8.3
-    /// step 5 says. For sessions between two stores of one process:
-    /// [`reconcile`](fn@super::reconcile), the benchmarks, the tests. A host that serves users
-    /// calls [`Responder::admit`].
+    /// step 5 says. For sessions between two stores of one process, or two replicas that sync
+    /// with each other without a server (the testkit's `reconcile`, the benchmarks, the tests).
+    /// A host that serves users calls [`Responder::admit`].
     pub fn admit_trusted(&self, frame: &[u8], groups: &Groups) -> Result<Admitted, SyncError> {
         match decode_frame(frame)? {
             Frame::Request(request) => admit_request(request, groups),
