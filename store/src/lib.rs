@@ -6,6 +6,9 @@
 //!   write batch.
 //! - `encoding` (private) holds the byte layout of each column family's keys, and the checked
 //!   decoding of values.
+//! - `open` (private) opens a store: the RocksDB options (among them the write-ahead log's
+//!   recovery mode), the format check, creating a store, and the error that names a damaged
+//!   file.
 //! - [`error`] holds [`StoreError`], what can go wrong and what to do about it.
 //!
 //! # Column families
@@ -46,6 +49,7 @@
 
 pub(crate) mod encoding;
 pub mod error;
+mod open;
 pub mod rocks;
 
 pub use error::StoreError;
