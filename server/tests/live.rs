@@ -53,15 +53,7 @@ async fn the_live_stream_delivers_events_another_client_committed() {
     let writer = server.token("alice", &["g1", "g2"]);
     let groups = Groups::new(["g1", "g2"]).unwrap();
 
-    let response = request_streaming(
-        server.addr(),
-        Method::GET,
-        LIVE_PATH,
-        Some(&watcher),
-        vec![],
-    )
-    .await
-    .unwrap();
+    let response = live_open(server.addr(), &watcher).await;
     assert_eq!(response.status(), StatusCode::OK);
     let mut body = response.into_body();
 
@@ -300,15 +292,7 @@ async fn the_live_stream_ends_when_its_token_expires() {
     )
     .unwrap();
 
-    let response = request_streaming(
-        server.addr(),
-        Method::GET,
-        LIVE_PATH,
-        Some(&watcher),
-        vec![],
-    )
-    .await
-    .unwrap();
+    let response = live_open(server.addr(), &watcher).await;
     assert_eq!(response.status(), StatusCode::OK);
     let mut body = response.into_body();
     let ended = tokio::time::timeout(WAIT_MAX, async {
@@ -322,15 +306,17 @@ async fn the_live_stream_ends_when_its_token_expires() {
     assert!(ended.is_ok(), "the live stream ends when its token expires");
 
     // The same token is refused from then on.
-    let refused = request_streaming(
-        server.addr(),
-        Method::GET,
-        LIVE_PATH,
-        Some(&watcher),
-        vec![],
-    )
-    .await
-    .unwrap();
+    let refused = live_open(server.addr(), &watcher).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     server.stop().await;
+}
+
+/// Opens `GET /v1/live` with `token`; the response, whatever its status.
+async fn live_open(
+    addr: std::net::SocketAddr,
+    token: &str,
+) -> hyper::Response<hyper::body::Incoming> {
+    request_streaming(addr, Method::GET, LIVE_PATH, Some(token), vec![])
+        .await
+        .unwrap()
 }

@@ -9,8 +9,8 @@
 //!
 //! - this file: paths, content types, the error header and the status of each error code
 //!   (§15.1, §15.2, §15.5);
-//! - [`live`]: the records of `GET /v1/live` (§15.6);
-//! - [`conflicts`]: the conflict object and a user's open conflicts (§15.7).
+//! - `live`: the records of `GET /v1/live` (§15.6);
+//! - `conflicts`: the conflict object and a user's open conflicts (§15.7).
 
 use crate::wire::ErrorCode;
 
