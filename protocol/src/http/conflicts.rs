@@ -1,6 +1,9 @@
 //! A conflict as JSON, and the open conflicts of a user that `GET /v1/conflicts` lists (spec
 //! §15.7).
 
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+
 use crate::merge::{Conflict, ConflictId, ConflictKind, DocKey, Write};
 use crate::store::ReadStore;
 use crate::wire::Groups;
@@ -106,30 +109,39 @@ pub enum OpenConflictsError<E> {
 /// Entries of other groups are skipped unread. An entry whose document has no state, or whose
 /// state does not hold the conflict, is [`OpenConflictsError::DanglingInboxEntry`]: the one rule
 /// for a dangling entry, on every side.
+///
+/// Each document's state is read once, however many of its conflicts the inbox lists: a
+/// document with a thousand conflicts costs one read and one decode, not a thousand.
 pub fn open_conflicts<S: ReadStore + ?Sized>(
     store: &S,
     user: &str,
     groups: &Groups,
 ) -> Result<Vec<OpenConflict>, OpenConflictsError<S::Error>> {
+    // The open conflicts of each document read so far; empty for a document with no state.
+    let mut read: HashMap<DocKey, Vec<Conflict>> = HashMap::new();
     let mut open = Vec::new();
     for (id, doc) in store.inbox(user)? {
         if groups.index_of(&doc.group).is_none() {
             continue;
         }
-        let conflict = store.doc_state(&doc)?.and_then(|state| {
-            state
-                .conflicts
-                .into_iter()
-                .find(|conflict| conflict.id == id)
-        });
-        let Some(conflict) = conflict else {
+        let conflicts = match read.entry(doc.clone()) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => {
+                let state = store.doc_state(&doc)?;
+                entry.insert(state.map(|state| state.conflicts).unwrap_or_default())
+            }
+        };
+        let Some(conflict) = conflicts.iter().find(|conflict| conflict.id == id) else {
             return Err(OpenConflictsError::DanglingInboxEntry {
                 user: user.to_owned(),
                 conflict: id,
                 doc,
             });
         };
-        open.push(OpenConflict { doc, conflict });
+        open.push(OpenConflict {
+            conflict: conflict.clone(),
+            doc,
+        });
     }
     Ok(open)
 }
@@ -241,5 +253,100 @@ mod tests {
         // Outside the groups asked for, an entry is not read, so it is not judged either.
         let g2 = Groups::new(["g2"]).unwrap();
         assert!(open_conflicts(&store, &assignee, &g2).unwrap().is_empty());
+    }
+
+    /// A [`MemoryStore`] that counts the document states read through it.
+    struct CountingStore<'a> {
+        inner: &'a MemoryStore,
+        doc_state_reads: std::cell::Cell<usize>,
+    }
+
+    impl ReadStore for CountingStore<'_> {
+        type Error = <MemoryStore as ReadStore>::Error;
+
+        fn node(
+            &self,
+            group: &str,
+            address: &crate::key::Path,
+        ) -> Result<Option<crate::digest::Node>, Self::Error> {
+            self.inner.node(group, address)
+        }
+
+        fn keys(
+            &self,
+            group: &str,
+            prefix: &crate::key::Path,
+            after: Option<&crate::key::Key>,
+            limit: usize,
+        ) -> Result<Vec<crate::key::Key>, Self::Error> {
+            self.inner.keys(group, prefix, after, limit)
+        }
+
+        fn event(&self, id: &crate::event::EventId) -> Result<Option<Vec<u8>>, Self::Error> {
+            self.inner.event(id)
+        }
+
+        fn doc_events(&self, doc: &DocKey) -> Result<Vec<crate::event::EventId>, Self::Error> {
+            self.inner.doc_events(doc)
+        }
+
+        fn doc_state(&self, doc: &DocKey) -> Result<Option<DocState>, Self::Error> {
+            self.doc_state_reads.set(self.doc_state_reads.get() + 1);
+            self.inner.doc_state(doc)
+        }
+
+        fn docs(
+            &self,
+            group: &str,
+            collection: &str,
+        ) -> Result<Vec<(DocKey, DocState)>, Self::Error> {
+            self.inner.docs(group, collection)
+        }
+
+        fn inbox(&self, user: &str) -> Result<Vec<(ConflictId, DocKey)>, Self::Error> {
+            self.inner.inbox(user)
+        }
+    }
+
+    #[test]
+    fn a_documents_state_is_read_once_for_all_its_conflicts() {
+        // Guards against reading and decoding a whole document state once per inbox entry,
+        // which made one large document with many conflicts cost seconds per listing.
+        let create = created("alice", 1_000, "a").seal().unwrap();
+        let edit = |creator: &str, wall_ms: u64, value: i64| {
+            let fields = ["a", "b", "c", "d"].map(|field| {
+                (
+                    crate::event::FieldPath(vec![field.to_owned()]),
+                    Some(Value::Int(value)),
+                )
+            });
+            Event {
+                timestamp: Hlc {
+                    wall_ms,
+                    counter: 0,
+                },
+                creator: creator.into(),
+                base: vec![create.id()],
+                op: Op::Update(crate::event::Patch(fields.to_vec())),
+                ..created(creator, wall_ms, "")
+            }
+            .seal()
+            .unwrap()
+        };
+        let mut store = MemoryStore::new();
+        let events = [
+            create.clone(),
+            edit("alice", 2_000, 1),
+            edit("bob", 3_000, 2),
+        ];
+        replica::apply(&mut store, &events).unwrap();
+        let groups = Groups::new(["g1"]).unwrap();
+        let counting = CountingStore {
+            inner: &store,
+            doc_state_reads: std::cell::Cell::new(0),
+        };
+        let open = open_conflicts(&counting, "alice", &groups).unwrap();
+        assert_eq!(open.len(), 4, "one conflict per concurrently edited field");
+        assert_eq!(counting.doc_state_reads.get(), 1);
     }
 }
